@@ -1,0 +1,42 @@
+import type { FastifyInstance, FastifyPluginAsync } from "fastify";
+import type { Registry } from "prom-client";
+
+export interface ReadinessCheck {
+  name: string;
+  /** Resolves to null when ready, or to the reason it is not. */
+  check: () => Promise<string | null> | string | null;
+}
+
+export interface OpsRoutesOptions {
+  registry: Registry;
+  readiness: ReadinessCheck[];
+}
+
+// The three endpoints every service serves. /healthz answers while the event loop turns (liveness: restart
+// me if this fails); /readyz answers 200 only when every dependency check passes (routing: send me traffic).
+export const opsRoutes: FastifyPluginAsync<OpsRoutesOptions> = async (app: FastifyInstance, opts) => {
+  app.get("/healthz", { logLevel: "warn" }, async () => ({ status: "ok" }));
+
+  app.get("/readyz", { logLevel: "warn" }, async (_req, reply) => {
+    const results = await Promise.all(
+      opts.readiness.map(async (c) => {
+        try {
+          return { name: c.name, problem: await c.check() };
+        } catch (err) {
+          return { name: c.name, problem: (err as Error).message };
+        }
+      }),
+    );
+    const failing = results.filter((r) => r.problem !== null);
+    reply.code(failing.length === 0 ? 200 : 503);
+    return {
+      status: failing.length === 0 ? "ready" : "not ready",
+      checks: Object.fromEntries(results.map((r) => [r.name, r.problem ?? "ok"])),
+    };
+  });
+
+  app.get("/metrics", { logLevel: "warn" }, async (_req, reply) => {
+    reply.header("content-type", opts.registry.contentType);
+    return opts.registry.metrics();
+  });
+};
