@@ -1,0 +1,51 @@
+// The Redis key layout of a link: written by the processor, read by the gateway and the comparator.
+// Everything a link knows lives in its own Redis, including the Kafka offsets each value reflects, which is
+// what makes a replay harmless (see processor/applyBatch.lua).
+
+/** Bumped when the layout changes incompatibly; a processor refuses to run on state of another version. */
+export const SCHEMA_VERSION = 1;
+
+const P = "os";
+
+export const keys = {
+  /** HASH: schemaVersion, catalog (fingerprint), timeZone, lateness, expectedPartitions. */
+  meta: `${P}:meta`,
+  /** HASH "<topic>:<partition>" -> next offset to process (the last applied offset + 1). */
+  offsets: `${P}:offsets`,
+  /** HASH "<topic>:<partition>" -> highest event time seen in that partition (epoch ms). */
+  maxEventTime: `${P}:maxet`,
+  /** STRING epoch ms: every minute that ends at or before it is closed on this link (digest written). */
+  closedThrough: `${P}:closed`,
+  /** HASH member id -> JSON heartbeat {ts, link, partitions: {"topic:p": {offset, maxEventTime}}}. */
+  heartbeats: `${P}:hb`,
+  /** HASH counter name -> integer: late events, dead letters by reason, data loss incidents. */
+  counters: `${P}:counters`,
+  /** HASH seller id -> tier: the large dimension table, read through an LRU cache. */
+  sellerTier: `${P}:dim:seller_tier`,
+
+  /** ZSET member = dimension key, score = value of the business day so far (all metric kinds). */
+  day: (date: string, metric: string, dim: string) => `${P}:d:${date}:${metric}:${dim}`,
+  /** HASH field = "<metric>|<dim>|<key>" -> value within the minute. */
+  minute: (date: string, minute: string) => `${P}:m:${date}:${minute}`,
+  /** HyperLogLog behind a distinct metric's day value; its count is mirrored into the day ZSET. */
+  dayHll: (date: string, metric: string, dim: string, key: string) =>
+    `${P}:hll:d:${date}:${metric}:${dim}:${key}`,
+  /** HyperLogLog behind a distinct metric's minute value; its count is mirrored into the minute HASH. */
+  minuteHll: (date: string, minute: string, metric: string, dim: string, key: string) =>
+    `${P}:hll:m:${date}:${minute}:${metric}:${dim}:${key}`,
+  /** HASH minute (HHMM) -> sha1 of that closed minute's sorted values. */
+  digests: (date: string) => `${P}:digest:${date}`,
+
+  /** HASH: the merged state of an order (latest version) and whether it has been counted as paid. */
+  order: (orderId: string) => `${P}:o:${orderId}`,
+  /** HASH: a payment waiting for its order. */
+  payment: (orderId: string) => `${P}:p:${orderId}`,
+} as const;
+
+export function minuteField(metric: string, dim: string, key: string): string {
+  return `${metric}|${dim}|${key}`;
+}
+
+export function partitionField(topic: string, partition: number): string {
+  return `${topic}:${partition}`;
+}
