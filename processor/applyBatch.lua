@@ -1,0 +1,67 @@
+-- Applies one batch's effects together with the offsets they reflect, atomically: either the link's Redis
+-- holds both or neither, which is what makes a crash at any instant lose and duplicate nothing.
+--
+-- KEYS[1] offsets, KEYS[2] max event times, KEYS[3] counters, KEYS[4] meta (names from common/keys.ts).
+-- The data keys travel in ARGV: a link is one standalone Redis, and their names come from common/keys.ts too.
+-- ARGV[1]: JSON from processor/effect.ts (values as strings, never Lua numbers, to keep integers exact).
+-- ARGV[2]: JSON fences [[field, expected], ...]: each "<topic>:<partition>" offset must still be what the
+--          batch was planned against ("" = absent). A zombie member or a replayed batch fails the fence.
+-- ARGV[3]: the batch's "<topic>:<partition>"    ARGV[4]: its next offset    ARGV[5]: its highest event time
+-- ARGV[6]: key TTL in seconds
+-- Returns {1} when applied, {0, field, current} when fenced off.
+
+local offsets, maxet, counters, meta = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local e = cjson.decode(ARGV[1])
+local fences = cjson.decode(ARGV[2])
+local tp, nextOffset, maxEventTime, ttl = ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6])
+
+for _, f in ipairs(fences) do
+  local current = redis.call('HGET', offsets, f[1]) or ''
+  if current ~= f[2] then return {0, f[1], current} end
+end
+
+local touched = {}
+local function touch(key) touched[key] = true end
+
+for _, d in ipairs(e.zincr) do
+  redis.call('ZINCRBY', d[1], d[3], d[2])
+  touch(d[1])
+end
+for _, d in ipairs(e.hincr) do
+  redis.call('HINCRBY', d[1], d[2], d[3])
+  touch(d[1])
+end
+for _, h in ipairs(e.hll) do
+  -- h = {hllKey, mirrorType, mirrorKey, mirrorMember, member...}; PFADD in chunks (Lua's unpack limit).
+  local i = 5
+  while i <= #h do
+    local last = math.min(i + 999, #h)
+    redis.call('PFADD', h[1], unpack(h, i, last))
+    i = last + 1
+  end
+  local n = redis.call('PFCOUNT', h[1])
+  if h[2] == 'z' then redis.call('ZADD', h[3], n, h[4]) else redis.call('HSET', h[3], h[4], n) end
+  touch(h[1])
+  touch(h[3])
+end
+for _, o in ipairs(e.orders) do
+  redis.call('HSET', unpack(o))
+  touch(o[1])
+end
+for _, p in ipairs(e.payments) do
+  redis.call('HSET', unpack(p))
+  touch(p[1])
+end
+for _, key in ipairs(e.paymentsDeleted) do redis.call('DEL', key) end
+for _, c in ipairs(e.counters) do redis.call('HINCRBY', counters, c[1], c[2]) end
+for key in pairs(touched) do redis.call('EXPIRE', key, ttl, 'NX') end
+
+if e.firstMinuteTime ~= '' then
+  local first = redis.call('HGET', meta, 'firstMinuteTime')
+  if not first or tonumber(e.firstMinuteTime) < tonumber(first) then
+    redis.call('HSET', meta, 'firstMinuteTime', e.firstMinuteTime)
+  end
+end
+redis.call('HSET', offsets, tp, nextOffset)
+if maxEventTime ~= '' then redis.call('HSET', maxet, tp, maxEventTime) end
+return {1}

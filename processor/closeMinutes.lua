@@ -1,0 +1,36 @@
+-- Closes the minutes that no future event of this link can change any more and writes their digests.
+-- A minute is closed once it ends at or before (lowest partition watermark - allowed lateness) over every input
+-- partition: planner.ts shows why no non-late contribution can land before that point. Several members may
+-- run this at once; it is atomic and only moves forward, so they agree.
+--
+-- KEYS[1] max event time per partition, KEYS[2] closed-through instant, KEYS[3] meta
+-- ARGV[1] allowed lateness (ms)   ARGV[2] number of input partitions expected   ARGV[3] key TTL (s)
+-- ARGV[4] JSON [[minuteStartMs, minuteKey, digestKey, HHMM], ...] ascending: the candidates, computed by the
+--         caller (it knows the time zone); only those between the current closed point and the new one close.
+-- Returns {closedThroughMs, minutesClosed}.
+
+local vals = redis.call('HVALS', KEYS[1])
+local closed = tonumber(redis.call('GET', KEYS[2]) or '0')
+if #vals < tonumber(ARGV[2]) then return {closed, 0} end
+local low = math.huge
+for _, v in ipairs(vals) do low = math.min(low, tonumber(v)) end
+local closeTo = low - tonumber(ARGV[1])
+local ttl = tonumber(ARGV[3])
+
+local count = 0
+for _, m in ipairs(cjson.decode(ARGV[4])) do
+  local start = tonumber(m[1])
+  local finish = start + 60000
+  if start >= closed and finish <= closeTo then
+    local flat = redis.call('HGETALL', m[2])
+    local lines = {}
+    for i = 1, #flat, 2 do lines[#lines + 1] = flat[i] .. '=' .. flat[i + 1] end
+    table.sort(lines)
+    redis.call('HSET', m[3], m[4], redis.sha1hex(table.concat(lines, '\n')))
+    redis.call('EXPIRE', m[3], ttl, 'NX')
+    closed = finish
+    count = count + 1
+  end
+end
+if count > 0 then redis.call('SET', KEYS[2], closed) end
+return {closed, count}

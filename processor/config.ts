@@ -1,0 +1,119 @@
+import { bool, duration, int, oneOf, str, url } from "../common/config.ts";
+import { LINK_ID } from "../common/links.ts";
+
+// Everything a processor can be told. One process is one consumer-group member of one link.
+export const processorSettings = {
+  linkId: str({
+    env: "LINK_ID",
+    default: "a",
+    pattern: LINK_ID,
+    doc: "Which link this processor belongs to.",
+  }),
+  kafkaBrokers: str({
+    env: "KAFKA_BROKERS",
+    default: undefined,
+    pattern: /^[^:\s,]+:\d+(,[^:\s,]+:\d+)*$/,
+    doc: "The link's Kafka bootstrap servers, host:port[,host:port]. The dev stack sets it.",
+  }),
+  redisUrl: url({
+    env: "REDIS_URL",
+    default: undefined,
+    protocols: ["redis:", "rediss:"],
+    doc: "The link's Redis, where results, join state and offsets live. The dev stack sets it.",
+  }),
+  groupId: str({
+    env: "PROCESSOR_GROUP_ID",
+    default: "",
+    shownDefault: "oneservice-processor-<LINK_ID>",
+    doc: "Kafka consumer group of the link's processors.",
+  }),
+  port: int({
+    env: "PROCESSOR_PORT",
+    default: 0,
+    min: 0,
+    max: 65535,
+    doc: "Port of /healthz, /readyz and /metrics; 0 picks a free one (logged at start).",
+  }),
+  timeZone: str({
+    env: "TIME_ZONE",
+    default: "Asia/Shanghai",
+    doc: "Zone of business days and minute buckets.",
+  }),
+  latenessMs: duration({
+    env: "ALLOWED_LATENESS",
+    default: 5_000,
+    doc: "How far behind its partition's newest event time an event may be and still count in its minute.",
+  }),
+  futureMs: duration({
+    env: "MAX_FUTURE_SKEW",
+    default: 3_600_000,
+    doc: "Events timed further than this ahead of the wall clock are dead-lettered, not trusted.",
+  }),
+  onDataLoss: oneOf({
+    env: "ON_DATA_LOSS",
+    default: "fail",
+    values: ["fail", "skip"] as const,
+    doc: "When stored offsets fall below the log start: fail = log, count, exit 2; skip = log, count, go on.",
+  }),
+  categoryFile: str({
+    env: "DIM_CATEGORY_FILE",
+    default: ".devstack/dims/category_industry.json",
+    doc: "JSON {categoryId: industry}; reloaded when it changes.",
+  }),
+  sellerTierCacheSize: int({
+    env: "SELLER_TIER_CACHE_SIZE",
+    default: 100_000,
+    min: 1,
+    doc: "Entries of the LRU cache over the seller -> tier table in Redis.",
+  }),
+  sellerTierCacheTtlMs: duration({
+    env: "SELLER_TIER_CACHE_TTL",
+    default: 600_000,
+    doc: "How long a cached seller tier is trusted before it is read again.",
+  }),
+  keyTtlSeconds: int({
+    env: "KEY_TTL_SECONDS",
+    default: 3 * 86_400,
+    min: 60,
+    doc: "Expiry of metric values and join state, in seconds.",
+  }),
+  heartbeatMs: duration({
+    env: "HEARTBEAT_INTERVAL",
+    default: 1_000,
+    min: 50,
+    doc: "How often the heartbeat is written and closed minutes are digested.",
+  }),
+  maxRatePerPartition: int({
+    env: "MAX_RATE_PER_PARTITION",
+    default: 0,
+    min: 0,
+    doc: "Events per second per partition at most (0 = no cap); smooths a backlog release.",
+  }),
+  redisSlowMs: duration({
+    env: "REDIS_SLOW_THRESHOLD",
+    default: 1_000,
+    doc: "A batch whose Redis write takes longer pauses its partition for as long, to let Redis recover.",
+  }),
+  dependencyTimeoutMs: duration({
+    env: "DEPENDENCY_TIMEOUT",
+    default: 5_000,
+    doc: "Redis unreachable for this long ends the process (exit 1) so the supervisor restarts it.",
+  }),
+  shutdownTimeoutMs: duration({
+    env: "SHUTDOWN_TIMEOUT",
+    default: 10_000,
+    doc: "Bound on finishing the batch in hand and leaving the group after SIGTERM.",
+  }),
+  partitionsConcurrency: int({
+    env: "PARTITIONS_CONSUMED_CONCURRENTLY",
+    default: 4,
+    min: 1,
+    max: 64,
+    doc: "Partitions processed at once by one process.",
+  }),
+  kafkaLogs: bool({
+    env: "KAFKA_CLIENT_LOGS",
+    default: false,
+    doc: "Forward kafkajs's own logs at warn level.",
+  }),
+};

@@ -1,0 +1,304 @@
+import { hostname } from "node:os";
+import type { Tracer } from "@opentelemetry/api";
+import type { Redis } from "ioredis";
+import type { Batch, Consumer, Kafka, Producer } from "kafkajs";
+import { BusinessClock } from "../common/businessTime.ts";
+import type { ConfigOf } from "../common/config.ts";
+import { partitionField } from "../common/keys.ts";
+import type { Logger } from "../common/logger.ts";
+import { inSpan } from "../common/telemetry.ts";
+import { INPUT_TOPICS, TOPICS } from "../common/topics.ts";
+import type { processorSettings } from "./config.ts";
+import { CoPartitionAssigner } from "./coPartitionAssigner.ts";
+import { sendDeadLetters } from "./deadLetters.ts";
+import { CategoryIndustry, SellerTiers } from "./dimensions.ts";
+import { LinkStore, type Snapshot } from "./linkStore.ts";
+import type { ProcessorMetrics } from "./metrics.ts";
+import { completePaidOrders, orderIdsOf, type Plan, parseRecords, planBatch, sellersOf } from "./planner.ts";
+
+export type ProcessorConfig = ConfigOf<typeof processorSettings>;
+
+/** Exit codes the supervisor and operators can tell apart. */
+export const EXIT = { dependencyLost: 1, dataLoss: 2, incompatibleState: 3 } as const;
+
+const MAX_FENCED_RETRIES = 3;
+
+export interface LinkProcessorDeps {
+  config: ProcessorConfig;
+  kafka: Kafka;
+  redis: Redis;
+  log: Logger;
+  metrics: ProcessorMetrics;
+  tracer: Tracer;
+  /** Called for conditions the process must not survive; the caller exits with the code. */
+  fatal: (code: number, reason: string) => void;
+}
+
+/** One consumer-group member of one link: Kafka in, the link's Redis out, exactly once. */
+export class LinkProcessor {
+  private readonly consumer: Consumer;
+  private readonly producer: Producer;
+  private readonly store: LinkStore;
+  private readonly clock: BusinessClock;
+  private readonly categories: CategoryIndustry;
+  private readonly tiers: SellerTiers;
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private memberId = `${hostname()}-${process.pid}`;
+  private assigned: Record<string, number[]> = {};
+  private joined = false;
+  private redisLostSince: number | null = null;
+  private stopping = false;
+
+  constructor(private readonly d: LinkProcessorDeps) {
+    const c = d.config;
+    this.store = new LinkStore(d.redis);
+    this.clock = new BusinessClock(c.timeZone);
+    this.categories = new CategoryIndustry(c.categoryFile, d.log);
+    this.tiers = new SellerTiers(d.redis, c.sellerTierCacheSize, c.sellerTierCacheTtlMs);
+    this.consumer = d.kafka.consumer({
+      groupId: c.groupId || `oneservice-processor-${c.linkId}`,
+      partitionAssigners: [CoPartitionAssigner],
+      sessionTimeout: 10_000,
+      heartbeatInterval: 1_000,
+      maxBytesPerPartition: 4 * 1024 * 1024,
+      retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 2_000, restartOnFailure: async () => false },
+    });
+    this.producer = d.kafka.producer({ allowAutoTopicCreation: false, retry: { retries: 5 } });
+  }
+
+  get ready(): boolean {
+    return this.joined && this.redisLostSince === null && !this.stopping;
+  }
+
+  async start(): Promise<void> {
+    const { config, log, redis } = this.d;
+    redis.on("error", () => {
+      this.redisLostSince ??= Date.now();
+    });
+    redis.on("ready", () => {
+      this.redisLostSince = null;
+    });
+    const admin = this.d.kafka.admin();
+    await admin.connect();
+    let partitions = 0;
+    const metadata = await admin.fetchTopicMetadata({ topics: [...INPUT_TOPICS] });
+    for (const t of metadata.topics) partitions += t.partitions.length;
+    await admin.disconnect();
+    await this.store.claimMeta({ timeZone: config.timeZone, latenessMs: config.latenessMs }, partitions);
+
+    await this.producer.connect();
+    await this.consumer.connect();
+    const events = this.consumer.events;
+    this.consumer.on(events.CRASH, ({ payload }) => {
+      if (!this.stopping)
+        this.d.fatal(EXIT.dependencyLost, `Kafka consumer crashed: ${payload.error.message}`);
+    });
+    this.consumer.on(events.GROUP_JOIN, ({ payload }) => {
+      this.memberId = payload.memberId;
+      this.assigned = payload.memberAssignment;
+      this.joined = true;
+      const count = Object.values(this.assigned).reduce((n, p) => n + p.length, 0);
+      this.d.metrics.assigned.set(count);
+      log.info({ memberId: payload.memberId, assignment: this.assigned }, "joined the group");
+      this.seekToStoredOffsets().catch((err) => log.error({ err }, "seeking to stored offsets failed"));
+    });
+    for (const topic of INPUT_TOPICS) await this.consumer.subscribe({ topic, fromBeginning: true });
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: config.partitionsConcurrency,
+      eachBatch: async ({ batch, isStale, pause }) => {
+        if (isStale()) return;
+        const key = batch.topic === TOPICS.ads ? `ads:${batch.partition}` : `trade:${batch.partition}`;
+        await this.serialized(key, () => this.handleBatch(batch, pause));
+      },
+    });
+    this.every(config.heartbeatMs, () => this.beat());
+    this.every(500, () => this.watchRedis());
+  }
+
+  /** Kafka's committed offsets are not ours: the ones in the link's Redis are, so every (re)join seeks there. */
+  private async seekToStoredOffsets(): Promise<void> {
+    for (const [topic, partitions] of Object.entries(this.assigned)) {
+      for (const partition of partitions) {
+        const stored = await this.store.storedOffset(topic, partition);
+        if (stored !== null) this.consumer.seek({ topic, partition, offset: String(stored) });
+      }
+    }
+  }
+
+  private async handleBatch(batch: Batch, pause: () => () => void): Promise<void> {
+    const { topic, partition } = batch;
+    const started = performance.now();
+    const records = parseRecords(topic, batch.messages);
+    await inSpan(
+      this.d.tracer,
+      "processor.batch",
+      { topic, partition, records: records.length },
+      async (span) => {
+        for (let attempt = 1; ; attempt++) {
+          const snapshot = await this.store.readSnapshot(topic, partition, orderIdsOf(topic, records));
+          const plan = planBatch({
+            topic,
+            partition,
+            records,
+            expectedOffset: snapshot.expectedOffset ?? 0,
+            maxEventTime: snapshot.maxEventTime,
+            join: snapshot.join,
+            clock: this.clock,
+            latenessMs: this.d.config.latenessMs,
+            futureLimit: Date.now() + this.d.config.futureMs,
+          });
+          if (plan.gap) await this.onDataLoss(topic, partition, plan.gap);
+          if (plan.nextOffset === (snapshot.expectedOffset ?? 0) && plan.replayed === records.length) {
+            this.d.metrics.batches.inc({ topic, result: "replay" });
+            this.d.metrics.events.inc({ topic, outcome: "replayed" }, plan.replayed);
+            return;
+          }
+          if (await this.applyPlan(topic, partition, plan, snapshot)) {
+            span.setAttribute("nextOffset", plan.nextOffset);
+            this.afterApply(batch, plan, records.length - plan.replayed, started, pause);
+            return;
+          }
+          this.d.metrics.batches.inc({ topic, result: "fenced" });
+          if (attempt >= MAX_FENCED_RETRIES)
+            throw new Error(`batch ${topic}:${partition} fenced ${attempt} times`);
+        }
+      },
+    );
+  }
+
+  private async applyPlan(
+    topic: string,
+    partition: number,
+    plan: Plan,
+    snapshot: Snapshot,
+  ): Promise<boolean> {
+    await this.tiers.resolve(sellersOf(plan));
+    completePaidOrders(plan, this.categories.industryOf, this.tiers.tierOf);
+    await sendDeadLetters(this.producer, topic, partition, plan.deadLetters);
+    const result = await this.store.apply(topic, partition, plan, snapshot, this.d.config.keyTtlSeconds);
+    if (!result.applied) {
+      this.d.log.warn(
+        { topic, partition, field: result.field, current: result.current },
+        "batch fenced off: another member moved this partition's state; planning again",
+      );
+    }
+    return result.applied;
+  }
+
+  private afterApply(
+    batch: Batch,
+    plan: Plan,
+    fresh: number,
+    started: number,
+    pause: () => () => void,
+  ): void {
+    const { topic, partition } = batch;
+    const m = this.d.metrics;
+    const elapsedMs = performance.now() - started;
+    m.batches.inc({ topic, result: "applied" });
+    m.applySeconds.observe({ topic }, elapsedMs / 1000);
+    m.events.inc({ topic, outcome: "applied" }, fresh - plan.deadLetters.length);
+    if (plan.replayed > 0) m.events.inc({ topic, outcome: "replayed" }, plan.replayed);
+    const late = plan.effect.counters.get(`late:${topic}`) ?? 0;
+    if (late > 0) m.events.inc({ topic, outcome: "late" }, late);
+    for (const { reason } of plan.deadLetters) {
+      m.events.inc({ topic, outcome: "dead_letter" });
+      m.deadLetters.inc({ topic, reason });
+    }
+    m.sellerTierLookups.inc({ result: "hit" }, this.tiers.hits);
+    m.sellerTierLookups.inc({ result: "miss" }, this.tiers.misses);
+    this.tiers.hits = 0;
+    this.tiers.misses = 0;
+    const labels = { topic, partition: String(partition) };
+    m.lag.set(labels, Math.max(0, Number(batch.highWatermark) - plan.nextOffset));
+    if (Number.isFinite(plan.maxEventTime)) m.maxEventTime.set(labels, plan.maxEventTime);
+
+    const cap = this.d.config.maxRatePerPartition;
+    const holdMs = Math.max(
+      cap > 0 ? (fresh / cap) * 1000 - elapsedMs : 0,
+      elapsedMs > this.d.config.redisSlowMs ? elapsedMs : 0,
+    );
+    if (holdMs > 0) {
+      if (elapsedMs > this.d.config.redisSlowMs) m.pauses.inc({ topic });
+      const resume = pause();
+      setTimeout(resume, holdMs).unref();
+    }
+  }
+
+  private async onDataLoss(
+    topic: string,
+    partition: number,
+    gap: { expected: number; got: number },
+  ): Promise<void> {
+    const lost = gap.got - gap.expected;
+    this.d.metrics.dataLoss.inc({ topic, partition: String(partition) }, lost);
+    await this.store.countDataLoss(topic, partition, lost);
+    const detail = { topic, partition, expectedOffset: gap.expected, firstAvailableOffset: gap.got, lost };
+    if (this.d.config.onDataLoss === "fail") {
+      this.d.log.fatal(detail, "DATA LOSS: records were deleted from Kafka before this link processed them");
+      this.d.fatal(EXIT.dataLoss, `data loss on ${partitionField(topic, partition)}: ${lost} records`);
+      throw new Error("data loss");
+    }
+    this.d.log.error(
+      detail,
+      "DATA LOSS skipped (ON_DATA_LOSS=skip): this link's values now miss these records",
+    );
+  }
+
+  private serialized<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(key) ?? Promise.resolve();
+    const next = previous.then(fn, fn);
+    const settled = next.catch(() => {});
+    this.locks.set(key, settled);
+    settled.then(() => {
+      if (this.locks.get(key) === settled) this.locks.delete(key);
+    });
+    return next;
+  }
+
+  private async beat(): Promise<void> {
+    const partitions: Record<string, number[]> = this.assigned;
+    await this.store.heartbeat(this.memberId, { link: this.d.config.linkId, pid: process.pid, partitions });
+    const { closedThrough, closedNow } = await this.store.closeMinutes(
+      this.clock,
+      this.d.config.latenessMs,
+      this.d.config.keyTtlSeconds,
+    );
+    if (closedThrough > 0) this.d.metrics.closedThrough.set(closedThrough);
+    if (closedNow > 0) this.d.log.debug({ closedThrough, closedNow }, "minutes closed");
+  }
+
+  private watchRedis(): void {
+    if (
+      this.redisLostSince !== null &&
+      Date.now() - this.redisLostSince > this.d.config.dependencyTimeoutMs
+    ) {
+      this.d.fatal(
+        EXIT.dependencyLost,
+        `the link's Redis has been unreachable for over ${this.d.config.dependencyTimeoutMs}ms`,
+      );
+    }
+  }
+
+  private every(ms: number, fn: () => Promise<void> | void): void {
+    const timer = setInterval(() => {
+      Promise.resolve()
+        .then(fn)
+        .catch((err) => this.d.log.warn({ err: (err as Error).message }, "periodic task failed"));
+    }, ms);
+    this.timers.push(timer);
+  }
+
+  /** SIGTERM: finish the batch in hand, leave the group, say goodbye in the heartbeat. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    for (const t of this.timers) clearInterval(t);
+    await this.consumer.disconnect();
+    await this.producer.disconnect();
+    await this.store.leave(this.memberId).catch(() => {});
+    this.categories.close();
+  }
+}

@@ -1,0 +1,87 @@
+import Fastify from "fastify";
+import { Redis } from "ioredis";
+import { Kafka, logLevel } from "kafkajs";
+import { BusinessClock } from "../common/businessTime.ts";
+import { ConfigError, loadConfig } from "../common/config.ts";
+import { createLogger } from "../common/logger.ts";
+import { opsRoutes } from "../common/opsRoutes.ts";
+import { createMetricsRegistry, startTracing } from "../common/telemetry.ts";
+import { processorSettings } from "./config.ts";
+import { EXIT, LinkProcessor } from "./linkProcessor.ts";
+import { StateVersionError } from "./linkStore.ts";
+import { processorMetrics } from "./metrics.ts";
+
+const log = createLogger("processor", { link: process.env.LINK_ID ?? "a" });
+
+function exit(code: number, reason: string): never {
+  log.fatal({ code, reason }, "exiting");
+  process.exit(code);
+}
+
+let config: ReturnType<typeof loadConfig<typeof processorSettings>>;
+try {
+  config = loadConfig(processorSettings);
+  BusinessClock.validate(config.timeZone);
+} catch (err) {
+  exit(1, err instanceof ConfigError ? err.message : `TIME_ZONE: ${(err as Error).message}`);
+}
+
+const tracing = startTracing("oneservice-processor");
+const registry = createMetricsRegistry("processor", { link: config.linkId });
+const redis = new Redis(config.redisUrl, {
+  maxRetriesPerRequest: 2,
+  retryStrategy: (n) => Math.min(n * 100, 1_000),
+});
+const kafka = new Kafka({
+  clientId: `oneservice-processor-${config.linkId}`,
+  brokers: config.kafkaBrokers.split(","),
+  logLevel: config.kafkaLogs ? logLevel.WARN : logLevel.NOTHING,
+  retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 2_000 },
+});
+const processor = new LinkProcessor({
+  config,
+  kafka,
+  redis,
+  log,
+  metrics: processorMetrics(registry),
+  tracer: tracing.tracer,
+  fatal: (code, reason) => exit(code, reason),
+});
+
+const ops = Fastify({ loggerInstance: log.child({ part: "http" }) });
+await ops.register(opsRoutes, {
+  registry,
+  readiness: [
+    { name: "redis", check: () => (redis.status === "ready" ? null : `redis ${redis.status}`) },
+    { name: "kafka group", check: () => (processor.ready ? null : "not a member of the group yet") },
+  ],
+});
+const address = await ops.listen({ port: config.port, host: "127.0.0.1" });
+
+try {
+  await processor.start();
+} catch (err) {
+  if (err instanceof StateVersionError) exit(EXIT.incompatibleState, err.message);
+  exit(EXIT.dependencyLost, `start failed: ${(err as Error).message}`);
+}
+log.info({ ops: address, link: config.linkId }, "processor started");
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  log.info({ signal }, "finishing the batch in hand and leaving the group");
+  const deadline = setTimeout(
+    () => exit(1, "shutdown took longer than SHUTDOWN_TIMEOUT"),
+    config.shutdownTimeoutMs,
+  );
+  await processor.stop();
+  await ops.close();
+  await redis.quit().catch(() => {});
+  await tracing.shutdown();
+  clearTimeout(deadline);
+  log.info("stopped");
+  process.exit(0);
+}
+process.on("SIGTERM", () => void shutdown("SIGTERM"));
+process.on("SIGINT", () => void shutdown("SIGINT"));
