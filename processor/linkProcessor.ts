@@ -8,20 +8,19 @@ import { partitionField } from "../common/keys.ts";
 import type { Logger } from "../common/logger.ts";
 import { inSpan } from "../common/telemetry.ts";
 import { INPUT_TOPICS, TOPICS } from "../common/topics.ts";
+import { type BatchContext, runBatch } from "./batchRunner.ts";
 import type { processorSettings } from "./config.ts";
 import { CoPartitionAssigner } from "./coPartitionAssigner.ts";
 import { sendDeadLetters } from "./deadLetters.ts";
 import { CategoryIndustry, SellerTiers } from "./dimensions.ts";
-import { LinkStore, type Snapshot } from "./linkStore.ts";
+import { LinkStore } from "./linkStore.ts";
 import type { ProcessorMetrics } from "./metrics.ts";
-import { completePaidOrders, orderIdsOf, type Plan, parseRecords, planBatch, sellersOf } from "./planner.ts";
+import { type Gap, type Plan, parseRecords } from "./planner.ts";
 
 export type ProcessorConfig = ConfigOf<typeof processorSettings>;
 
 /** Exit codes the supervisor and operators can tell apart. */
 export const EXIT = { dependencyLost: 1, dataLoss: 2, incompatibleState: 3 } as const;
-
-const MAX_FENCED_RETRIES = 3;
 
 export interface LinkProcessorDeps {
   config: ProcessorConfig;
@@ -42,6 +41,7 @@ export class LinkProcessor {
   private readonly clock: BusinessClock;
   private readonly categories: CategoryIndustry;
   private readonly tiers: SellerTiers;
+  private readonly batchContext: BatchContext;
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly timers: NodeJS.Timeout[] = [];
   private memberId = `${hostname()}-${process.pid}`;
@@ -65,6 +65,21 @@ export class LinkProcessor {
       retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 2_000, restartOnFailure: async () => false },
     });
     this.producer = d.kafka.producer({ allowAutoTopicCreation: false, retry: { retries: 5 } });
+    this.batchContext = {
+      store: this.store,
+      tiers: this.tiers,
+      industryOf: this.categories.industryOf,
+      clock: this.clock,
+      latenessMs: c.latenessMs,
+      futureMs: c.futureMs,
+      keyTtlSeconds: c.keyTtlSeconds,
+      beforeApply: (plan) => sendDeadLetters(this.producer, plan.topic, plan.partition, plan.deadLetters),
+      onGap: (gap) => this.onDataLoss(gap),
+      onFenced: (field, current) => {
+        this.d.metrics.batches.inc({ topic: field.slice(0, field.lastIndexOf(":")), result: "fenced" });
+        this.d.log.warn({ field, current }, "batch fenced off: another member moved this partition's state");
+      },
+    };
   }
 
   get ready(): boolean {
@@ -137,55 +152,16 @@ export class LinkProcessor {
       "processor.batch",
       { topic, partition, records: records.length },
       async (span) => {
-        for (let attempt = 1; ; attempt++) {
-          const snapshot = await this.store.readSnapshot(topic, partition, orderIdsOf(topic, records));
-          const plan = planBatch({
-            topic,
-            partition,
-            records,
-            expectedOffset: snapshot.expectedOffset ?? 0,
-            maxEventTime: snapshot.maxEventTime,
-            join: snapshot.join,
-            clock: this.clock,
-            latenessMs: this.d.config.latenessMs,
-            futureLimit: Date.now() + this.d.config.futureMs,
-          });
-          if (plan.gap) await this.onDataLoss(topic, partition, plan.gap);
-          if (plan.nextOffset === (snapshot.expectedOffset ?? 0) && plan.replayed === records.length) {
-            this.d.metrics.batches.inc({ topic, result: "replay" });
-            this.d.metrics.events.inc({ topic, outcome: "replayed" }, plan.replayed);
-            return;
-          }
-          if (await this.applyPlan(topic, partition, plan, snapshot)) {
-            span.setAttribute("nextOffset", plan.nextOffset);
-            this.afterApply(batch, plan, records.length - plan.replayed, started, pause);
-            return;
-          }
-          this.d.metrics.batches.inc({ topic, result: "fenced" });
-          if (attempt >= MAX_FENCED_RETRIES)
-            throw new Error(`batch ${topic}:${partition} fenced ${attempt} times`);
+        const outcome = await runBatch(this.batchContext, topic, partition, records);
+        if (outcome.result === "replay") {
+          this.d.metrics.batches.inc({ topic, result: "replay" });
+          this.d.metrics.events.inc({ topic, outcome: "replayed" }, outcome.replayed);
+          return;
         }
+        span.setAttribute("nextOffset", outcome.plan.nextOffset);
+        this.afterApply(batch, outcome.plan, records.length - outcome.plan.replayed, started, pause);
       },
     );
-  }
-
-  private async applyPlan(
-    topic: string,
-    partition: number,
-    plan: Plan,
-    snapshot: Snapshot,
-  ): Promise<boolean> {
-    await this.tiers.resolve(sellersOf(plan));
-    completePaidOrders(plan, this.categories.industryOf, this.tiers.tierOf);
-    await sendDeadLetters(this.producer, topic, partition, plan.deadLetters);
-    const result = await this.store.apply(topic, partition, plan, snapshot, this.d.config.keyTtlSeconds);
-    if (!result.applied) {
-      this.d.log.warn(
-        { topic, partition, field: result.field, current: result.current },
-        "batch fenced off: another member moved this partition's state; planning again",
-      );
-    }
-    return result.applied;
   }
 
   private afterApply(
@@ -228,16 +204,14 @@ export class LinkProcessor {
     }
   }
 
-  private async onDataLoss(
-    topic: string,
-    partition: number,
-    gap: { expected: number; got: number },
-  ): Promise<void> {
+  private async onDataLoss(gap: Gap): Promise<void> {
+    const { topic, partition } = gap;
     const lost = gap.got - gap.expected;
     this.d.metrics.dataLoss.inc({ topic, partition: String(partition) }, lost);
-    await this.store.countDataLoss(topic, partition, lost);
     const detail = { topic, partition, expectedOffset: gap.expected, firstAvailableOffset: gap.got, lost };
     if (this.d.config.onDataLoss === "fail") {
+      // The batch will not be applied, so the link's counter is written here rather than with it.
+      await this.store.countDataLoss(topic, partition, lost);
       this.d.log.fatal(detail, "DATA LOSS: records were deleted from Kafka before this link processed them");
       this.d.fatal(EXIT.dataLoss, `data loss on ${partitionField(topic, partition)}: ${lost} records`);
       throw new Error("data loss");

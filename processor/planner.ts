@@ -85,7 +85,16 @@ export interface PendingPaidOrder {
   inMinute: boolean;
 }
 
+export interface Gap {
+  topic: string;
+  partition: number;
+  expected: number;
+  got: number;
+}
+
 export interface Plan {
+  topic: string;
+  partition: number;
   effect: BatchEffect;
   deadLetters: DeadLetter[];
   pendingPaid: PendingPaidOrder[];
@@ -95,12 +104,14 @@ export interface Plan {
   /** Records skipped because their offset was already applied. */
   replayed: number;
   /** Set when the batch starts after the expected offset: data the link never saw. */
-  gap: { expected: number; got: number } | null;
+  gap: Gap | null;
 }
 
 export function planBatch(input: PlanInput): Plan {
   const effect = new BatchEffect(input.clock);
   const plan: Plan = {
+    topic: input.topic,
+    partition: input.partition,
     effect,
     deadLetters: [],
     pendingPaid: [],
@@ -113,7 +124,12 @@ export function planBatch(input: PlanInput): Plan {
   plan.replayed = input.records.length - fresh.length;
   const first = fresh[0];
   if (first && first.offset > input.expectedOffset) {
-    plan.gap = { expected: input.expectedOffset, got: first.offset };
+    plan.gap = {
+      topic: input.topic,
+      partition: input.partition,
+      expected: input.expectedOffset,
+      got: first.offset,
+    };
   }
   for (const r of fresh) {
     plan.nextOffset = r.offset + 1;
