@@ -1,0 +1,100 @@
+import type { Redis } from "ioredis";
+import type { BusinessClock } from "../../common/businessTime.ts";
+import { keys, partitionField } from "../../common/keys.ts";
+import { runBatch } from "../batchRunner.ts";
+import type { SellerTiers } from "../dimensions.ts";
+import { LinkStore } from "../linkStore.ts";
+import { parseRecords } from "../planner.ts";
+
+/** One input record in partition order: a line of the generator's truth file, or a record read from Kafka. */
+export interface SourceRecord {
+  topic: string;
+  partition: number;
+  /** Kafka offset; the truth file has none, so records are numbered from 0 per partition. */
+  offset?: number;
+  key: string | null;
+  value: string | null;
+}
+
+export interface RecomputeOptions {
+  /** An empty Redis database the recompute owns (it is flushed first). */
+  scratch: Redis;
+  tiers: SellerTiers;
+  industryOf: (categoryId: string) => string;
+  clock: BusinessClock;
+  latenessMs: number;
+  expectedPartitions: number;
+  onProgress?: (records: number) => void;
+}
+
+const BATCH = 2_000;
+const TTL_SECONDS = 7 * 86_400;
+
+/**
+ * The batch half of the lambda architecture: the same planner and the same atomic apply as the live
+ * processor, run over the whole input into a scratch database. Interleaving across partitions does not
+ * matter (planner.ts), so records are batched per partition in the order they come.
+ */
+export async function recompute(source: AsyncIterable<SourceRecord>, o: RecomputeOptions): Promise<number> {
+  await o.scratch.flushdb();
+  const store = new LinkStore(o.scratch);
+  await store.claimMeta({ timeZone: o.clock.timeZone, latenessMs: o.latenessMs }, o.expectedPartitions);
+  const ctx = {
+    store,
+    tiers: o.tiers,
+    industryOf: o.industryOf,
+    clock: o.clock,
+    latenessMs: o.latenessMs,
+    futureMs: Number.MAX_SAFE_INTEGER / 2,
+    keyTtlSeconds: TTL_SECONDS,
+    onGap: async () => {},
+  };
+  const buffers = new Map<string, SourceRecord[]>();
+  const nextOffset = new Map<string, number>();
+  let total = 0;
+  const flush = async (tp: string) => {
+    const batch = buffers.get(tp);
+    if (!batch || batch.length === 0) return;
+    buffers.set(tp, []);
+    const first = batch[0] as SourceRecord;
+    const kafkaRecords = batch.map((r) => {
+      const offset = r.offset ?? nextOffset.get(tp) ?? 0;
+      nextOffset.set(tp, offset + 1);
+      return {
+        offset: String(offset),
+        key: r.key === null ? null : Buffer.from(r.key),
+        value: r.value === null ? null : Buffer.from(r.value),
+      };
+    });
+    await runBatch(ctx, first.topic, first.partition, parseRecords(first.topic, kafkaRecords));
+  };
+  for await (const r of source) {
+    const tp = partitionField(r.topic, r.partition);
+    let buffer = buffers.get(tp);
+    if (!buffer) {
+      buffer = [];
+      buffers.set(tp, buffer);
+    }
+    buffer.push(r);
+    total++;
+    if (buffer.length >= BATCH) {
+      await flush(tp);
+      o.onProgress?.(total);
+    }
+  }
+  for (const tp of buffers.keys()) await flush(tp);
+  for (;;) {
+    const { closedNow } = await store.closeMinutes(o.clock, o.latenessMs, TTL_SECONDS);
+    if (closedNow === 0) break;
+  }
+  o.onProgress?.(total);
+  return total;
+}
+
+/** The partition count a link's processors recorded, so the recompute closes minutes the same way. */
+export async function expectedPartitionsOf(link: Redis): Promise<number> {
+  const v = await link.hget(keys.meta, "expectedPartitions");
+  if (v === null)
+    throw new Error("the link's Redis has no processor metadata (os:meta): has a processor run on it?");
+  return Number(v);
+}
