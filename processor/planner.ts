@@ -130,6 +130,7 @@ export function planBatch(input: PlanInput): Plan {
       expected: input.expectedOffset,
       got: first.offset,
     };
+    effect.count(`data_loss:${input.topic}:${input.partition}`, first.offset - input.expectedOffset);
   }
   for (const r of fresh) {
     plan.nextOffset = r.offset + 1;
