@@ -75,8 +75,9 @@ export function blockingQuery(
     ctx.res.off("close", onClose);
   };
   const unwatch = ctx.store.watch(target, () => {
+    if (done) return;
     const r = run();
-    if (done || !fresh(r)) return;
+    if (!fresh(r)) return;
     stop();
     respond(r);
   });

@@ -160,10 +160,18 @@ function tooLarge(size: number, max: number): HttpError {
   );
 }
 
+// Entries are immutable, so one encoding serves every watcher a change wakes.
+const encoded = new WeakMap<KvEntry, string>();
+
 // Field order and omissions as Go encodes structs.DirEntry; Flags is written from a bigint so that a
 // uint64 survives exactly.
 function entryJson(e: KvEntry): string {
-  const value = e.value === null ? "null" : `"${e.value.toString("base64")}"`;
-  const session = e.session === "" ? "" : `,"Session":${goJson(e.session)}`;
-  return `{"LockIndex":${e.lockIndex},"Key":${goJson(e.key)},"Flags":${e.flags},"Value":${value}${session},"CreateIndex":${e.createIndex},"ModifyIndex":${e.modifyIndex}}`;
+  let json = encoded.get(e);
+  if (json === undefined) {
+    const value = e.value === null ? "null" : `"${e.value.toString("base64")}"`;
+    const session = e.session === "" ? "" : `,"Session":${goJson(e.session)}`;
+    json = `{"LockIndex":${e.lockIndex},"Key":${goJson(e.key)},"Flags":${e.flags},"Value":${value}${session},"CreateIndex":${e.createIndex},"ModifyIndex":${e.modifyIndex}}`;
+    encoded.set(e, json);
+  }
+  return json;
 }

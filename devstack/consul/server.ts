@@ -85,14 +85,18 @@ export async function startConsulDevServer(options: ConsulDevServerOptions = {})
       "state restored",
     );
 
+  // Request logging costs a listener per request, which adds up when a change wakes hundreds of watchers.
+  const debug = log?.isLevelEnabled("debug") ? log : undefined;
   const server = createServer((req, res) => {
-    const started = process.hrtime.bigint();
-    res.on("finish", () =>
-      log?.debug(
-        { method: req.method, url: redactToken(req.url ?? ""), status: res.statusCode },
-        `${req.method} ${res.statusCode} ${Number(process.hrtime.bigint() - started) / 1e6}ms`,
-      ),
-    );
+    if (debug) {
+      const started = process.hrtime.bigint();
+      res.on("finish", () =>
+        debug.debug(
+          { method: req.method, url: redactToken(req.url ?? ""), status: res.statusCode },
+          `${req.method} ${res.statusCode} ${Number(process.hrtime.bigint() - started) / 1e6}ms`,
+        ),
+      );
+    }
     dispatch(req, res, store, settings, aclToken).catch((err: unknown) => {
       log?.error({ err, url: redactToken(req.url ?? "") }, "request failed");
       if (!res.headersSent) sendText(res, 500, (err as Error).message);
