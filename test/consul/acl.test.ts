@@ -1,15 +1,11 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
-import { clientFor, type Harness, raw, startHarness } from "./helpers.ts";
+import { describe, it } from "node:test";
+import { clientFor, raw, useHarness } from "./helpers.ts";
 
 const TOKEN = "2b7e1f1a-0c4e-4d7b-9a3e-6f1d2c3b4a59";
 
 describe("consul dev server: ACL on", () => {
-  let h: Harness;
-  before(async () => {
-    h = await startHarness({ aclToken: TOKEN });
-  });
-  after(() => h.stop());
+  const h = useHarness({ aclToken: TOKEN });
 
   it("serves a client that presents the management token", async () => {
     assert.equal(await h.consul.kv.set("secured", "yes"), true);
@@ -65,11 +61,7 @@ describe("consul dev server: ACL on", () => {
 });
 
 describe("consul dev server: ACL off", () => {
-  let h: Harness;
-  before(async () => {
-    h = await startHarness();
-  });
-  after(() => h.stop());
+  const h = useHarness();
 
   it("serves everyone, whatever token they send", async () => {
     assert.equal((await raw(h.server, "PUT", "/v1/kv/open", { body: "1" })).text, "true");

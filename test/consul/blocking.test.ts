@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import {
   blockingTimeoutMs,
   DEFAULT_WAIT_MS,
@@ -7,7 +7,7 @@ import {
   parseQueryOptions,
 } from "../../devstack/consul/blocking.ts";
 import { parseGoDuration } from "../../devstack/consul/goDuration.ts";
-import { type Harness, indexOf, nextEvent, raw, startHarness, stillPending } from "./helpers.ts";
+import { indexOf, nextEvent, raw, stillPending, useHarness } from "./helpers.ts";
 
 // Blocking queries: `consul.watch` as the gateway uses it, and the index rules behind it over raw HTTP.
 // Nothing here asserts how fast a wake-up is, only that it happens after the write and carries its result.
@@ -18,11 +18,7 @@ interface KvItem {
 }
 
 describe("consul dev server: blocking queries", () => {
-  let h: Harness;
-  before(async () => {
-    h = await startHarness();
-  });
-  after(() => h.stop());
+  const h = useHarness();
 
   it("fires a consul.watch on a key after the key changes, with the new value", async () => {
     await h.consul.kv.set("routing", "v1");

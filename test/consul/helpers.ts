@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { after, before } from "node:test";
 import Consul from "consul";
 import {
   type ConsulDevServer,
@@ -20,7 +21,7 @@ export interface Harness {
 }
 
 /** A dev server on a free port with its snapshot in a fresh temp dir, and an npm `consul` client for it. */
-export async function startHarness(options: ConsulDevServerOptions = {}): Promise<Harness> {
+async function startHarness(options: ConsulDevServerOptions = {}): Promise<Harness> {
   const dir = await mkdtemp(join(tmpdir(), "consul-dev-test-"));
   const dataFile = options.dataFile ?? join(dir, "state.json");
   const server = await startConsulDevServer({ port: 0, nodeName: NODE, dataFile, ...options });
@@ -36,6 +37,16 @@ export async function startHarness(options: ConsulDevServerOptions = {}): Promis
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A harness for the enclosing describe block: started before its tests, stopped after them. */
+export function useHarness(options: ConsulDevServerOptions = {}): Harness {
+  const h = {} as Harness;
+  before(async () => {
+    Object.assign(h, await startHarness(options));
+  });
+  after(() => h.stop());
+  return h;
 }
 
 export function clientFor(server: ConsulDevServer, token?: string): Consul {

@@ -1,16 +1,12 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
-import { type Harness, indexOf, raw, startHarness } from "./helpers.ts";
+import { describe, it } from "node:test";
+import { indexOf, raw, useHarness } from "./helpers.ts";
 
 // What the npm client hides: status codes, headers and exact bodies, checked over plain HTTP the way curl
 // or another language's Consul client would see them.
 
 describe("consul dev server: raw HTTP", () => {
-  let h: Harness;
-  before(async () => {
-    h = await startHarness();
-  });
-  after(() => h.stop());
+  const h = useHarness();
 
   it("answers a missing key with 404, an empty body and the index headers, never index 0", async () => {
     const r = await raw(h.server, "GET", "/v1/kv/never/written");

@@ -1,15 +1,11 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
-import { type Harness, indexOf, raw, startHarness } from "./helpers.ts";
+import { describe, it } from "node:test";
+import { indexOf, raw, useHarness } from "./helpers.ts";
 
 // The KV store through the npm `consul` client the services use, plus the index headers it hides.
 
 describe("consul dev server: KV through the npm client", () => {
-  let h: Harness;
-  before(async () => {
-    h = await startHarness();
-  });
-  after(() => h.stop());
+  const h = useHarness();
 
   it("sets, gets, updates and deletes a key", async () => {
     assert.equal(await h.consul.kv.set("svc/routing", '{"version":1}'), true);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
-import { type Harness, indexOf, ManualClock, NODE, raw, startHarness, stillPending } from "./helpers.ts";
+import { describe, it } from "node:test";
+import { indexOf, ManualClock, NODE, raw, stillPending, useHarness } from "./helpers.ts";
 
 // Sessions and locks as the comparator's leader election uses them. TTLs and lock-delays run on a clock the
 // test moves by hand, so a 10s TTL expires without waiting 20s.
@@ -23,12 +23,8 @@ interface KvItem {
 }
 
 describe("consul dev server: sessions and locks", () => {
-  let h: Harness;
   const clock = new ManualClock();
-  before(async () => {
-    h = await startHarness({ clock });
-  });
-  after(() => h.stop());
+  const h = useHarness({ clock });
 
   const create = async (body: Record<string, unknown>): Promise<string> =>
     ((await h.consul.session.create(body)) as { ID: string }).ID;
@@ -135,34 +131,28 @@ describe("consul dev server: sessions and locks", () => {
     for (const id of [a, b]) await h.consul.session.destroy(id);
   });
 
-  it("releases a destroyed session's locks and holds them back for the lock-delay", async () => {
-    const a = await create({ name: "a", lockdelay: "10s" });
+  // Session a holds `key` and is destroyed; b may take the lock only once `heldMs` have passed.
+  const expectLockDelay = async (key: string, lockdelay: string, heldMs: number) => {
+    const a = await create({ name: "a", lockdelay });
     const b = await create({ name: "b" });
-    assert.equal(await acquire("lock/delay", a), true);
+    assert.equal(await acquire(key, a), true);
     await h.consul.session.destroy(a);
-    const after = await entry("lock/delay");
-    assert.equal(after?.Session, undefined);
-    assert.equal(after?.Value, a);
+    const released = await entry(key);
+    assert.equal(released?.Session, undefined);
+    assert.equal(released?.Value, a);
 
-    assert.equal(await acquire("lock/delay", b), false);
-    clock.advance(9_000);
-    assert.equal(await acquire("lock/delay", b), false);
+    assert.equal(await acquire(key, b), false);
+    clock.advance(heldMs - 1_000);
+    assert.equal(await acquire(key, b), false);
     clock.advance(1_001);
-    assert.equal(await acquire("lock/delay", b), true);
+    assert.equal(await acquire(key, b), true);
     await h.consul.session.destroy(b);
-  });
+  };
 
-  it("caps the lock-delay at 60s", async () => {
-    const a = await create({ name: "a", lockdelay: "5m" });
-    const b = await create({ name: "b" });
-    assert.equal(await acquire("lock/cap", a), true);
-    await h.consul.session.destroy(a);
-    clock.advance(59_000);
-    assert.equal(await acquire("lock/cap", b), false);
-    clock.advance(1_001);
-    assert.equal(await acquire("lock/cap", b), true);
-    await h.consul.session.destroy(b);
-  });
+  it("releases a destroyed session's locks and holds them back for the lock-delay", () =>
+    expectLockDelay("lock/delay", "10s", 10_000));
+
+  it("caps the lock-delay at 60s", () => expectLockDelay("lock/cap", "5m", 60_000));
 
   it("invalidates a TTL session at twice its TTL, unless renewed", async () => {
     const a = await create({ name: "ttl", ttl: "10s", lockdelay: "15s" });
