@@ -1,6 +1,6 @@
 // Go's time.ParseDuration, because Consul reads `wait`, session `TTL` and `LockDelay` with it and clients
 // send exactly what Go accepts: "30s", "1m30s", "1.5h", "60000ms", "0", with an optional sign. The result is
-// in nanoseconds (a float; the values Consul accepts stay far below 2^53 ns of error).
+// in nanoseconds.
 
 const UNIT_NS: Record<string, number> = {
   ns: 1,
@@ -15,8 +15,6 @@ const UNIT_NS: Record<string, number> = {
 
 const MAX_DURATION_NS = 2 ** 63 - 1;
 
-export class DurationError extends Error {}
-
 export function parseGoDuration(raw: string): number {
   const quoted = JSON.stringify(raw);
   let rest = raw;
@@ -26,25 +24,26 @@ export function parseGoDuration(raw: string): number {
     rest = rest.slice(1);
   }
   if (rest === "0") return 0;
-  if (rest === "") throw new DurationError(`time: invalid duration ${quoted}`);
+  if (rest === "") throw new Error(`time: invalid duration ${quoted}`);
   let total = 0;
   while (rest !== "") {
     const num = /^(\d*)(?:\.(\d*))?/.exec(rest);
     const whole = num?.[1] ?? "";
     const frac = num?.[2];
     if (whole === "" && (frac === undefined || frac === ""))
-      throw new DurationError(`time: invalid duration ${quoted}`);
+      throw new Error(`time: invalid duration ${quoted}`);
     rest = rest.slice(num?.[0].length ?? 0);
     const unit = /^[^\d.]*/.exec(rest)?.[0] ?? "";
-    if (unit === "") throw new DurationError(`time: missing unit in duration ${quoted}`);
+    if (unit === "") throw new Error(`time: missing unit in duration ${quoted}`);
     const scale = UNIT_NS[unit];
     if (scale === undefined)
-      throw new DurationError(`time: unknown unit ${JSON.stringify(unit)} in duration ${quoted}`);
+      throw new Error(`time: unknown unit ${JSON.stringify(unit)} in duration ${quoted}`);
     rest = rest.slice(unit.length);
     total += Number(`${whole || "0"}.${frac || "0"}`) * scale;
-    if (total > MAX_DURATION_NS) throw new DurationError(`time: invalid duration ${quoted}`);
+    if (total > MAX_DURATION_NS) throw new Error(`time: invalid duration ${quoted}`);
   }
-  return sign * total;
+  // Go counts whole nanoseconds; rounding also drops the float noise of scaling fractions.
+  return sign * Math.round(total);
 }
 
 export const NS_PER_MS = 1e6;

@@ -57,13 +57,8 @@ export function queryMetaHeaders(index: number, consistency: Consistency): Recor
   };
 }
 
-export function sendJson(
-  res: ServerResponse,
-  json: string,
-  headers: Record<string, string> = {},
-  status = 200,
-) {
-  res.writeHead(status, {
+export function sendJson(res: ServerResponse, json: string, headers: Record<string, string> = {}) {
+  res.writeHead(200, {
     ...headers,
     "Content-Type": "application/json",
     "Content-Length": Buffer.byteLength(json),

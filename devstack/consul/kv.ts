@@ -14,7 +14,8 @@ import {
 import type { KvEntry } from "./store.ts";
 
 // /v1/kv/<key>, after agent/kvs_endpoint.go. Query flags count by presence (`?recurse=false` still
-// recurses), the key is the URL-decoded rest of the path, and only CAS, lock and unlock answer `false`.
+// recurses), the key is the URL-decoded rest of the path, and only CAS writes and deletes, lock and unlock
+// can answer `false`.
 
 const PREFIX = "/v1/kv/";
 const MAX_VALUE_DOC = "https://developer.hashicorp.com/docs/agent/config/config-files#kv_max_value_size";

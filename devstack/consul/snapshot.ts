@@ -52,7 +52,9 @@ export function decodeSnapshot(text: string, source: string): StoreState {
   } catch (err) {
     throw new Error(`${source}: not valid JSON (${(err as Error).message})`);
   }
-  if (file?.format !== FORMAT) throw new Error(`${source}: not a ${FORMAT} file`);
+  const lists = [file?.entries, file?.tombstones, file?.sessions];
+  if (file?.format !== FORMAT || !lists.every(Array.isArray))
+    throw new Error(`${source}: not a ${FORMAT} file`);
   const entries: KvEntry[] = file.entries.map((e) => ({
     ...e,
     value: e.value === null ? null : Buffer.from(e.value, "base64"),
