@@ -1,9 +1,10 @@
-import { int, str } from "../../common/config.ts";
+import { bool, int, str } from "../../common/config.ts";
+import { LINK_ID } from "../../common/links.ts";
 
-// Settings of one embedded Kafka process (one link). The supervisor sets these per link; a real Kafka is
-// chosen instead through KAFKA_BROKERS, which the supervisor reads and which this process never sees.
+// Settings of one embedded Kafka process (one link). The supervisor sets these per link; a link whose
+// KAFKA_BROKERS_<ID> is set uses that real Kafka instead, and then this process is not started at all.
 export const kafkaSettings = {
-  linkId: str({ env: "LINK_ID", default: "a", pattern: /^[a-z0-9-]+$/, doc: "link id, used in log labels" }),
+  linkId: str({ env: "LINK_ID", default: "a", pattern: LINK_ID, doc: "link id, used in log labels" }),
   partitions: int({
     env: "KAFKA_PARTITIONS",
     default: 8,
@@ -24,6 +25,11 @@ export const kafkaSettings = {
     min: 0,
     max: 65535,
     doc: "port of the fault-injection HTTP endpoint on 127.0.0.1; 0 picks a free port",
+  }),
+  debug: bool({
+    env: "KAFKA_MOCK_DEBUG",
+    default: false,
+    doc: "librdkafka's mock debug log on stderr: consumer-group states, fetches, log appends (very verbose)",
   }),
   librdkafkaPath: str({
     env: "LIBRDKAFKA_PATH",

@@ -52,6 +52,17 @@ function parseReady(line: string): ReadyLine | null {
   }
 }
 
+/** A pino line as "level: msg" (so an error message quotes the child's words, not escaped JSON). */
+function readable(line: string): string {
+  try {
+    const obj = JSON.parse(line) as { level?: unknown; msg?: unknown };
+    if (typeof obj.msg === "string") return `${String(obj.level)}: ${obj.msg}`;
+  } catch {
+    // not JSON: librdkafka's own log lines on stderr
+  }
+  return line;
+}
+
 // "close" rather than "exit": it comes after the child's pipes are drained, so its last lines are read.
 function exitOf(child: ChildProcess): Promise<number | string> {
   return new Promise((resolve) =>
@@ -103,7 +114,7 @@ export async function startEmbeddedKafka(opts: EmbeddedKafkaOptions): Promise<Em
   for (const stream of ["stdout", "stderr"] as const) {
     createInterface({ input: child[stream] }).on("line", (line) => {
       if (ready) {
-        tail.push(`${stream}: ${line}`);
+        tail.push(`${stream}: ${readable(line)}`);
         if (tail.length > OUTPUT_TAIL_LINES) tail.shift();
         const parsed = stream === "stdout" ? parseReady(line) : null;
         if (parsed) {

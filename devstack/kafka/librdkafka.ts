@@ -21,7 +21,7 @@ export interface Librdkafka {
   readonly path: string;
   readonly version: string;
   /** A client handle without bootstrap servers (so it never connects anywhere) plus a mock cluster on it. */
-  createMockCluster(brokerCount: number): { rk: Pointer; mcluster: Pointer };
+  createMockCluster(brokerCount: number, debug: boolean): { rk: Pointer; mcluster: Pointer };
   destroyMockCluster(rk: Pointer, mcluster: Pointer): void;
   bootstraps(mcluster: Pointer): string;
   topicCreate(mcluster: Pointer, topic: string, partitions: number, replicationFactor: number): number;
@@ -108,12 +108,20 @@ export function loadLibrdkafka(path: string): Librdkafka {
   return {
     path,
     version: versionStr() as string,
-    createMockCluster(brokerCount) {
+    createMockCluster(brokerCount, debug) {
       const conf = confNew();
-      const confErr = errstr();
-      if (confSet(conf, "log_level", CLIENT_LOG_LEVEL, confErr, ERRSTR_SIZE) !== RD_KAFKA_CONF_OK) {
-        confDestroy(conf);
-        throw new Error(`rd_kafka_conf_set log_level: ${text(confErr)}`);
+      const settings: [string, string][] = debug
+        ? [
+            ["log_level", "7"],
+            ["debug", "mock"],
+          ]
+        : [["log_level", CLIENT_LOG_LEVEL]];
+      for (const [name, value] of settings) {
+        const confErr = errstr();
+        if (confSet(conf, name, value, confErr, ERRSTR_SIZE) !== RD_KAFKA_CONF_OK) {
+          confDestroy(conf);
+          throw new Error(`rd_kafka_conf_set ${name}=${value}: ${text(confErr)}`);
+        }
       }
       const newErr = errstr();
       // rd_kafka_new takes ownership of conf only when it succeeds.

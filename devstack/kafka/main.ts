@@ -21,6 +21,7 @@ async function main(): Promise<void> {
     brokers: config.brokers,
     partitions: config.partitions,
     topics: ALL_TOPICS,
+    debug: config.debug,
   });
 
   const app = Fastify({ loggerInstance: log.child({ component: "admin" }) });

@@ -42,6 +42,8 @@ export interface MockClusterOptions {
   brokers: number;
   partitions: number;
   topics: readonly string[];
+  /** librdkafka's mock debug log (group state machine, fetches, log appends) on stderr. */
+  debug?: boolean;
 }
 
 const PUSH_HISTORY = 20;
@@ -61,7 +63,7 @@ export class MockCluster {
     private readonly lib: Librdkafka,
     opts: MockClusterOptions,
   ) {
-    const { rk, mcluster } = lib.createMockCluster(opts.brokers);
+    const { rk, mcluster } = lib.createMockCluster(opts.brokers, opts.debug ?? false);
     this.rk = rk;
     this.mcluster = mcluster;
     this.bootstrap = lib.bootstraps(mcluster);
