@@ -123,10 +123,12 @@ export class LinkProcessor {
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: config.partitionsConcurrency,
-      eachBatch: async ({ batch, isStale, pause }) => {
+      eachBatch: async ({ batch, isStale, pause, resolveOffset }) => {
         if (isStale()) return;
         const key = batch.topic === TOPICS.ads ? `ads:${batch.partition}` : `trade:${batch.partition}`;
         await this.serialized(key, () => this.handleBatch(batch, pause));
+        // Only moves kafkajs's fetch position; the offsets that count were stored with the batch in Redis.
+        resolveOffset(batch.lastOffset());
       },
     });
     this.every(config.heartbeatMs, () => this.beat());
