@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
 import { startConsulDevServer } from "../../devstack/consul/server.ts";
 import { clientFor, indexOf, NODE, raw } from "./helpers.ts";
 
@@ -90,7 +91,8 @@ describe("consul dev server: durability", () => {
 
   it("runs as a process that logs its URL when ready and flushes the snapshot on SIGTERM", async () => {
     const dataFile = join(dir, "process", "state.json");
-    const child = spawn(process.execPath, ["--import", "tsx", "devstack/consul/main.ts"], {
+    const main = fileURLToPath(new URL("../../devstack/consul/main.ts", import.meta.url));
+    const child = spawn(process.execPath, ["--import", "tsx", main], {
       env: { ...process.env, CONSUL_DEV_PORT: "0", CONSUL_DEV_DATA: dataFile, LOG_LEVEL: "info" },
       stdio: ["ignore", "pipe", "inherit"],
     });
