@@ -1,13 +1,7 @@
 import { blockingQuery, parseQueryOptions } from "./blocking.ts";
 import { parseGoDuration } from "./goDuration.ts";
 import { goJson, HttpError, type RequestContext, type Route, readBody, sendJson } from "./http.ts";
-import {
-  type NewSession,
-  SERF_HEALTH_CHECK,
-  type ServiceCheck,
-  type Session,
-  type SessionBehavior,
-} from "./store.ts";
+import { type NewSession, SERF_HEALTH_CHECK, type ServiceCheck, type Session } from "./store.ts";
 
 // /v1/session/*, after agent/session_endpoint.go (HTTP decoding and defaults), agent/consul/session_endpoint.go
 // (validation) and structs.Session.UnmarshalJSON (LockDelay). Validation failures that Consul raises in its
@@ -35,8 +29,11 @@ export const sessionRoutes: Route[] = [
   { pattern: "/v1/session/list", methods: ["GET"], handle: (ctx) => list(ctx, undefined) },
 ];
 
+/** The create body as decoded, before Behavior is known to be valid. */
+type SessionRequest = Omit<NewSession, "behavior"> & { behavior: string };
+
 async function create(ctx: RequestContext): Promise<void> {
-  const spec: NewSession = {
+  const spec: SessionRequest = {
     name: "",
     node: ctx.store.nodeName,
     lockDelayNs: DEFAULT_LOCK_DELAY_NS,
@@ -50,7 +47,8 @@ async function create(ctx: RequestContext): Promise<void> {
   const decoded = body.length > 0 ? decodeSession(body.toString("utf8"), spec) : spec;
   const session = fixupEmptyChecks(decoded);
   if (session.node === "") throw new HttpError(500, "Must provide Node");
-  const behavior = session.behavior as string;
+  // An explicitly empty Behavior means the default, as it did before the field existed.
+  const behavior = session.behavior === "" ? "release" : session.behavior;
   if (behavior !== "release" && behavior !== "delete")
     throw new HttpError(500, `Invalid Behavior setting '${behavior}'`);
   if (session.ttl !== "") {
@@ -63,7 +61,7 @@ async function create(ctx: RequestContext): Promise<void> {
     if (ttl !== 0 && (ttl < SESSION_TTL_MIN_NS || ttl > SESSION_TTL_MAX_NS))
       throw new HttpError(500, `Invalid Session TTL '${ttl}', must be between [10s=24h0m0s]`);
   }
-  sendJson(ctx.res, goJson({ ID: ctx.store.sessionCreate(session) }));
+  sendJson(ctx.res, goJson({ ID: ctx.store.sessionCreate({ ...session, behavior }) }));
 }
 
 function destroy(ctx: RequestContext): void {
@@ -123,7 +121,7 @@ function sessionsJson(sessions: Session[]): string {
 
 // Go's encoding/json: keys match field names case-insensitively, unknown keys are ignored (Session has its
 // own UnmarshalJSON), null leaves a string as it was and empties a list, a wrong type is an error.
-function decodeSession(text: string, defaults: NewSession): NewSession {
+function decodeSession(text: string, defaults: SessionRequest): SessionRequest {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -143,7 +141,7 @@ function decodeSession(text: string, defaults: NewSession): NewSession {
         out.node = stringField("Node", value, out.node);
         break;
       case "behavior":
-        out.behavior = stringField("Behavior", value, out.behavior) as SessionBehavior;
+        out.behavior = stringField("Behavior", value, out.behavior);
         break;
       case "ttl":
         out.ttl = stringField("TTL", value, out.ttl);
@@ -212,7 +210,7 @@ function serviceChecks(value: unknown): ServiceCheck[] | null {
 
 // agent/session_endpoint.go fixupEmptySessionChecks: an explicit empty Checks means "no checks at all",
 // and the old Checks field defers to NodeChecks unless the caller set both.
-function fixupEmptyChecks(s: NewSession): NewSession {
+function fixupEmptyChecks(s: SessionRequest): SessionRequest {
   const checks = s.checks ?? [];
   if (checks.length === 0) return { ...s, nodeChecks: [] };
   if (checks.length === 1 && checks[0] === SERF_HEALTH_CHECK) return { ...s, checks: null };

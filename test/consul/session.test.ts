@@ -78,6 +78,8 @@ describe("consul dev server: sessions and locks", () => {
     const c = JSON.parse((await put("")).text).ID;
     assert.equal((await info(c)).LockDelay, 15e9);
     assert.equal((await info(c)).Behavior, "release");
+    const d = JSON.parse((await put('{"Behavior":"","Unknown":1}')).text).ID;
+    assert.equal((await info(d)).Behavior, "release");
 
     const shortTtl = await put('{"TTL":"5s"}');
     assert.equal(shortTtl.status, 500);
@@ -91,7 +93,7 @@ describe("consul dev server: sessions and locks", () => {
     assert.match(garbage.text, /^Request decode failed/);
     const unknownNode = await put('{"Node":"nowhere"}');
     assert.equal(unknownNode.status, 500);
-    for (const id of [a, b, c]) await h.consul.session.destroy(id);
+    for (const id of [a, b, c, d]) await h.consul.session.destroy(id);
   });
 
   it("lets one session hold a lock, keeps LockIndex across releases and refuses the others", async () => {
