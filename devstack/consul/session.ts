@@ -119,6 +119,13 @@ function sessionsJson(sessions: Session[]): string {
   );
 }
 
+const STRING_FIELDS: Record<string, { prop: "name" | "node" | "behavior" | "ttl"; field: string }> = {
+  name: { prop: "name", field: "Name" },
+  node: { prop: "node", field: "Node" },
+  behavior: { prop: "behavior", field: "Behavior" },
+  ttl: { prop: "ttl", field: "TTL" },
+};
+
 // Go's encoding/json: keys match field names case-insensitively, unknown keys are ignored (Session has its
 // own UnmarshalJSON), null leaves a string as it was and empties a list, a wrong type is an error.
 function decodeSession(text: string, defaults: SessionRequest): SessionRequest {
@@ -133,19 +140,13 @@ function decodeSession(text: string, defaults: SessionRequest): SessionRequest {
     throw decodeError(`json: cannot unmarshal ${jsonKind(raw)} into Go value of type structs.Session`);
   const out = { ...defaults };
   for (const [name, value] of Object.entries(raw)) {
-    switch (name.toLowerCase()) {
-      case "name":
-        out.name = stringField("Name", value, out.name);
-        break;
-      case "node":
-        out.node = stringField("Node", value, out.node);
-        break;
-      case "behavior":
-        out.behavior = stringField("Behavior", value, out.behavior);
-        break;
-      case "ttl":
-        out.ttl = stringField("TTL", value, out.ttl);
-        break;
+    const lower = name.toLowerCase();
+    const text = STRING_FIELDS[lower];
+    if (text) {
+      out[text.prop] = stringField(text.field, value, out[text.prop]);
+      continue;
+    }
+    switch (lower) {
       case "lockdelay":
         out.lockDelayNs = lockDelay(value, out.lockDelayNs);
         break;
