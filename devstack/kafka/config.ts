@@ -31,6 +31,11 @@ export const kafkaSettings = {
     default: false,
     doc: "librdkafka's mock debug log on stderr: consumer-group states, fetches, log appends (very verbose)",
   }),
+  exitOnStdinEnd: bool({
+    env: "KAFKA_EXIT_ON_STDIN_END",
+    default: false,
+    doc: "stop when stdin closes: set by the launcher so that the process dies with its parent",
+  }),
   librdkafkaPath: str({
     env: "LIBRDKAFKA_PATH",
     default: "librdkafka.so.1",

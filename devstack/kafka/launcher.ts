@@ -94,14 +94,19 @@ async function stopChild(child: ChildProcess, exited: Promise<number | string>):
 }
 
 export async function startEmbeddedKafka(opts: EmbeddedKafkaOptions): Promise<EmbeddedKafka> {
-  const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env, LINK_ID: opts.linkId };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ...opts.env,
+    LINK_ID: opts.linkId,
+    KAFKA_EXIT_ON_STDIN_END: "1",
+  };
   if (opts.partitions !== undefined) env.KAFKA_PARTITIONS = String(opts.partitions);
   if (opts.brokers !== undefined) env.KAFKA_MOCK_BROKERS = String(opts.brokers);
 
   const tail: string[] = [];
   const child = spawn(process.execPath, ["--import", "tsx", MAIN], {
     env,
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: ["pipe", "pipe", "pipe"],
   });
   const exited = exitOf(child);
   child.once("error", (err) => tail.push(`spawn: ${err.message}`));

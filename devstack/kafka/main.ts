@@ -39,6 +39,15 @@ async function main(): Promise<void> {
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));
+  if (config.exitOnStdinEnd) {
+    // The launcher holds the other end of our stdin: it closes when the parent exits, even by kill -9. Nobody
+    // reads our stdout any more then, so we leave without a word (a log write could block on the dead pipe).
+    process.stdin.on("end", () => {
+      cluster.destroy();
+      process.exit(0);
+    });
+    process.stdin.resume();
+  }
 
   const admin = await app.listen({ host: "127.0.0.1", port: config.adminPort });
   log.info(

@@ -1,7 +1,7 @@
 import type { Librdkafka, Pointer } from "./librdkafka.ts";
 
 // One librdkafka mock cluster: brokers listening on 127.0.0.1, all served by one librdkafka thread. Limits
-// that callers must design around (see rdkafka_mock.c / rdkafka_mock_handlers.c in librdkafka 2.0.2):
+// that callers must design around (librdkafka src/rdkafka_mock*.c; each one seen with 2.0.2 and kafkajs):
 // - Retention: each partition keeps at most 5 MiB (mpart->max_size = 1024*1024*5) or 100000 record batches
 //   (max_cnt). Appending a batch first deletes the oldest batches past either bound, so the log start offset
 //   moves and a consumer that fell behind gets OFFSET_OUT_OF_RANGE. The size counted is the batch as sent,
@@ -10,8 +10,13 @@ import type { Librdkafka, Pointer } from "./librdkafka.ts";
 //   producers should send large batches.
 // - A Fetch that finds no data is answered only after its full MaxWait, even if data arrives meanwhile.
 // - No CreateTopics, ListGroups or DescribeGroups; ListOffsets by timestamp answers -1 (only earliest and
-//   latest work). Auto-created topics get 4 partitions, which is why we create the catalog's topics here.
+//   latest work). Any Metadata request naming an unknown topic creates it with 4 partitions, whatever the
+//   client's allowAutoTopicCreation says, which is why we create the catalog's topics here.
 // - Broker down/up does not move partition leaders; partitions led by a down broker stay unavailable.
+// - Consumer groups: the first join waits 3 s, a join into a stable group waits session.timeout - 1 s. The
+//   rebalance completes as soon as the leader's SyncGroup arrives, and a follower whose SyncGroup comes
+//   after it gets INVALID_REQUEST (a kafkajs consumer crashes without restarting): the leader must hold its
+//   SyncGroup back a little (see test/kafka/fixtures/groupMember.ts).
 
 export const ALL_BROKERS = -1;
 

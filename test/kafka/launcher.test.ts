@@ -4,6 +4,7 @@ import { connect } from "node:net";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { type EmbeddedKafka, startEmbeddedKafka } from "../../devstack/kafka/launcher.ts";
+import { fixturePath, type JsonChild, killChild, spawnJsonChild } from "./helpers.ts";
 
 const MAIN = fileURLToPath(new URL("../../devstack/kafka/main.ts", import.meta.url));
 
@@ -19,10 +20,29 @@ function canConnect(hostPort: string): Promise<boolean> {
   });
 }
 
+async function waitUntilRefused(hostPort: string, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!(await canConnect(hostPort))) return true;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return false;
+}
+
 describe("embedded kafka process and launcher", () => {
   const started: EmbeddedKafka[] = [];
+  const parents: JsonChild[] = [];
+  const orphans: number[] = [];
   after(async () => {
     await Promise.all(started.map((k) => k.stop()));
+    await Promise.all(parents.map((p) => killChild(p)));
+    for (const pid of orphans) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // gone, as it should be
+      }
+    }
   });
 
   it("reports where it listens, and stops on SIGTERM with exit code 0", async () => {
@@ -40,6 +60,17 @@ describe("embedded kafka process and launcher", () => {
     assert.equal(await kafka.exited, 0);
     assert.equal(await canConnect(brokers[0] as string), false);
     assert.throws(() => process.kill(kafka.pid, 0), /ESRCH/);
+  });
+
+  it("goes away with its parent, even when the parent is killed with -9", async () => {
+    const parent = spawnJsonChild(fixturePath("launchAndWait.ts"), {});
+    parents.push(parent);
+    const line = await parent.waitFor((l) => l.event === "started", 20_000, "embedded kafka started");
+    orphans.push(line.pid as number);
+    const bootstrap = line.bootstrap as string;
+    assert.ok(await canConnect(bootstrap));
+    await killChild(parent, "SIGKILL");
+    assert.ok(await waitUntilRefused(bootstrap, 10_000), "the orphaned embedded kafka still listens");
   });
 
   it("says how to install librdkafka when it is missing", async () => {
