@@ -1,4 +1,5 @@
 import { createWriteStream, type WriteStream } from "node:fs";
+import { join } from "node:path";
 import { startEmbeddedKafka } from "../kafka/launcher.ts";
 import { startRedis } from "../redis/launcher.ts";
 import type { ChildRun, ExitStatus, Launch } from "./service.ts";
@@ -20,6 +21,10 @@ export class EmbeddedKafkaLink {
   constructor(
     private readonly opts: { linkId: string; partitions: number; logFile: string; readyTimeoutMs: number },
   ) {}
+
+  get logFile(): string {
+    return this.opts.logFile;
+  }
 
   readonly launch: Launch = async () => {
     this.log ??= createWriteStream(this.opts.logFile, { flags: "a" });
@@ -57,6 +62,11 @@ export class EmbeddedRedisLink {
   private port: number | undefined;
 
   constructor(private readonly opts: { linkId: string; dataDir: string; readyTimeoutMs: number }) {}
+
+  /** redis-server writes its own log, in its data directory. */
+  get logFile(): string {
+    return join(this.opts.dataDir, "redis.log");
+  }
 
   readonly launch: Launch = async () => {
     const redis = await startRedis({

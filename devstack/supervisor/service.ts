@@ -73,7 +73,7 @@ export class SupervisedProcess {
     clearTimeout(this.timer);
     return this.serial(async () => {
       if (this.stopped) return;
-      this.opts.log.warn({ service: this.name, pid: this.run?.pid, reason }, `restarting ${this.name}`);
+      this.opts.log.warn({ child: this.name, pid: this.run?.pid, reason }, `restarting ${this.name}`);
       await this.replaceRun();
       try {
         await this.launch();
@@ -88,7 +88,12 @@ export class SupervisedProcess {
     this.stopped = true;
     clearTimeout(this.timer);
     this.abort.abort();
-    return this.serial(() => this.replaceRun());
+    return this.serial(async () => {
+      const run = this.run;
+      await this.replaceRun();
+      if (run)
+        this.opts.log.info({ child: this.name, pid: run.pid, ...(await run.exited) }, `${this.name} stopped`);
+    });
   }
 
   private serial(op: () => Promise<void>): Promise<void> {
@@ -131,7 +136,7 @@ export class SupervisedProcess {
     const delayMs = Math.min(maxMs, initialMs * 2 ** this.crashesInARow);
     this.crashesInARow++;
     this.opts.log.error(
-      { service: this.name, ...detail, restarts: this.restarts, restartInMs: delayMs },
+      { child: this.name, ...detail, restarts: this.restarts, restartInMs: delayMs },
       `SERVICE DOWN: ${this.name} ${describe(detail)}; restarting in ${delayMs} ms`,
     );
     this.timer = setTimeout(() => {
@@ -146,7 +151,7 @@ export class SupervisedProcess {
     try {
       await this.launch();
       this.opts.log.warn(
-        { service: this.name, pid: this.run?.pid, restarts: this.restarts },
+        { child: this.name, pid: this.run?.pid, restarts: this.restarts },
         `${this.name} restarted`,
       );
     } catch (err) {
