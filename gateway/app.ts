@@ -1,0 +1,168 @@
+import { readFileSync } from "node:fs";
+import { type Tracer, trace } from "@opentelemetry/api";
+import Consul from "consul";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
+import type { Registry } from "prom-client";
+import { BusinessClock } from "../common/businessTime.ts";
+import type { Logger } from "../common/logger.ts";
+import { opsRoutes } from "../common/opsRoutes.ts";
+import { createMetricsRegistry } from "../common/telemetry.ts";
+import { apiKeyAuth, RateLimiter } from "./auth.ts";
+import { LastKnown, MicroCache } from "./cache.ts";
+import { installCallLog } from "./callLog.ts";
+import type { GatewayConfig } from "./config.ts";
+import { errorHandler, notFoundHandler } from "./httpErrors.ts";
+import { LinkPool } from "./links/linkPool.ts";
+import { type LinkAnswer, LinkRouter } from "./links/linkRouter.ts";
+import { MetricReader } from "./metricReader.ts";
+import { gatewayMetrics } from "./metrics.ts";
+import { NoDipGuard } from "./noDip.ts";
+import { adminRoutes } from "./routes/admin.ts";
+import { catalogRoutes } from "./routes/catalog.ts";
+import { docsRoutes, OpenApiCollector } from "./routes/docs.ts";
+import { metricRoutes } from "./routes/metrics.ts";
+import { queryRoutes } from "./routes/query.ts";
+import { ROUTING_VERSION_HEADER } from "./routes/served.ts";
+import { streamRoutes } from "./routes/stream.ts";
+import { RoutingWatcher } from "./routing/routingWatcher.ts";
+import { screenRoutes } from "./screen/screen.ts";
+
+// The gateway as a Fastify instance: everything wired, nothing listening, so that tests run it in-process
+// on port 0 and main.ts adds only the process concerns (config, signals, tracing start-up).
+
+export interface GatewayDeps {
+  config: GatewayConfig;
+  log: Logger;
+  registry?: Registry;
+  tracer?: Tracer;
+  /** The clock of business dates, rate limits and stale bounds (tests move it by hand). */
+  now?: () => number;
+  /** Retry delays of a failing Consul watch (tests shorten them). */
+  consulRetry?: { factorMs: number; maxMs: number };
+}
+
+const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
+  version: string;
+};
+
+export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> {
+  const { config, log } = deps;
+  const now = deps.now ?? Date.now;
+  const registry = deps.registry ?? createMetricsRegistry("gateway");
+  const tracer = deps.tracer ?? trace.getTracer("oneservice-gateway");
+  const metrics = gatewayMetrics(registry, config.links);
+  const clock = new BusinessClock(config.timeZone);
+
+  const consul = new Consul({
+    host: config.consul.host,
+    port: config.consul.port,
+    secure: config.consul.secure,
+    defaults: config.consulToken ? { token: config.consulToken } : {},
+  });
+  const routing = new RoutingWatcher({
+    consul,
+    links: config.links,
+    gatewayId: config.gatewayId,
+    cacheFile: config.routingCacheFile,
+    log: log.child({ part: "routing" }),
+    metrics,
+    retry: deps.consulRetry,
+  });
+  const pool = new LinkPool(config.linkAddresses, log.child({ part: "links" }), metrics);
+  const router = new LinkRouter(pool, routing, {
+    readTimeoutMs: config.readTimeoutMs,
+    metrics,
+    tracer,
+    log: log.child({ part: "router" }),
+  });
+  const cache = new MicroCache<LinkAnswer<unknown>>(config.cacheTtlMs, config.cacheMaxEntries, metrics);
+  const lastKnown = new LastKnown<LinkAnswer<unknown>>(config.cacheMaxEntries, now);
+  const noDip = new NoDipGuard(config.noDipMaxEntries);
+  const reader = new MetricReader({
+    router,
+    routing,
+    cache,
+    lastKnown,
+    noDip,
+    clock,
+    staleServeMaxMs: config.staleServeMaxMs,
+    metrics,
+  });
+  routing.onApply((doc, previous) => {
+    if (previous?.active !== doc.active) cache.clear();
+  });
+
+  const app = Fastify({
+    loggerInstance: log.child({ part: "http" }) as FastifyBaseLogger,
+    // callLog.ts writes the one line per request.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.bodyLimitBytes,
+    return503OnClosing: true,
+    // Unknown parameters are refused (400 naming them) rather than silently dropped.
+    ajv: { customOptions: { removeAdditional: false } },
+  });
+  const openApi = new OpenApiCollector();
+  app.addHook("onRoute", openApi.collect);
+  installCallLog(app, { log, metrics, tracer });
+  app.setErrorHandler(errorHandler(log));
+  app.setNotFoundHandler(notFoundHandler);
+  app.addHook("onClose", async () => {
+    await routing.stop();
+    await pool.close();
+    consul.destroy();
+  });
+
+  await app.register(opsRoutes, {
+    registry,
+    readiness: [
+      {
+        name: "routing",
+        check: () =>
+          routing.current ? null : "no routing document yet (Consul not answered, no local copy)",
+      },
+      { name: "links", check: () => (pool.anyConnected() ? null : "no link's Redis is connected") },
+    ],
+  });
+
+  const dataOptions = { reader, clock, now };
+  const limiter = new RateLimiter(config.rateLimitPerSecond, now);
+  await app.register(
+    async (api) => {
+      // Set up front so that refusals (400, 503…) also say which routing was in force; an answer replaces
+      // it with the version it was served under.
+      api.addHook("onRequest", (_req, reply, done) => {
+        reply.header(ROUTING_VERSION_HEADER, String(routing.current?.version ?? 0));
+        done();
+      });
+      api.addHook("onRequest", apiKeyAuth(config.apiKeys, limiter, metrics));
+      await api.register(catalogRoutes, { timeZone: config.timeZone });
+      await api.register(metricRoutes, dataOptions);
+      await api.register(queryRoutes, dataOptions);
+      await api.register(streamRoutes, {
+        ...dataOptions,
+        intervalMs: config.streamIntervalMs,
+        maxClients: config.streamMaxClients,
+        metrics,
+        log,
+      });
+    },
+    { prefix: "/v1" },
+  );
+  await app.register(adminRoutes, {
+    prefix: "/admin",
+    adminToken: config.adminToken,
+    routing,
+    router,
+    pool,
+    cache,
+    lastKnown,
+    noDip,
+    metrics,
+    staleServeMaxMs: config.staleServeMaxMs,
+  });
+  await app.register(docsRoutes, { prefix: "/docs", collector: openApi, version });
+  await app.register(screenRoutes, { prefix: "/screen" });
+
+  await routing.start();
+  return app;
+}

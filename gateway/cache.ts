@@ -1,0 +1,88 @@
+import { LRUCache } from "lru-cache";
+import type { GatewayMetrics } from "./metrics.ts";
+
+// Two memories of values read from links, both bounded in entries.
+
+/**
+ * The micro-cache: a value read from a link is served again for a short TTL, and identical reads that arrive
+ * while one is on its way to a link wait for that one instead of making their own (coalescing), so a hot
+ * key costs one link read per TTL however many callers ask. Dropped on a link switch: after a switch no
+ * value of the previous link is served from here, and reads that started before the switch are not stored.
+ */
+export class MicroCache<T extends object> {
+  private readonly entries: LRUCache<string, T>;
+  private readonly inflight = new Map<string, Promise<T>>();
+  private generation = 0;
+
+  constructor(
+    private readonly ttlMs: number,
+    max: number,
+    private readonly metrics: GatewayMetrics,
+  ) {
+    this.entries = new LRUCache<string, T>({ max, ttl: Math.max(ttlMs, 1) });
+  }
+
+  get(key: string, load: () => Promise<T>): Promise<T> {
+    const hit = this.entries.get(key);
+    if (hit !== undefined) {
+      this.metrics.cacheHits.inc();
+      return Promise.resolve(hit);
+    }
+    const pending = this.inflight.get(key);
+    if (pending) {
+      this.metrics.cacheCoalesced.inc();
+      return pending;
+    }
+    this.metrics.cacheMisses.inc();
+    const generation = this.generation;
+    const loading = load()
+      .then((value) => {
+        if (generation === this.generation && this.ttlMs > 0) this.entries.set(key, value);
+        return value;
+      })
+      .finally(() => {
+        if (this.inflight.get(key) === loading) this.inflight.delete(key);
+      });
+    this.inflight.set(key, loading);
+    return loading;
+  }
+
+  clear(): void {
+    this.generation += 1;
+    this.entries.clear();
+    this.inflight.clear();
+  }
+
+  stats(): { entries: number; inflight: number; ttlMs: number } {
+    return { entries: this.entries.size, inflight: this.inflight.size, ttlMs: this.ttlMs };
+  }
+}
+
+/**
+ * Last-known values: what each read last returned and when, kept across link switches, so that with every
+ * link down a value no older than the stale bound can still be served (flagged stale).
+ */
+export class LastKnown<T extends object> {
+  private readonly entries: LRUCache<string, { value: T; at: number }>;
+
+  constructor(
+    max: number,
+    private readonly now: () => number,
+  ) {
+    this.entries = new LRUCache({ max });
+  }
+
+  remember(key: string, value: T): void {
+    this.entries.set(key, { value, at: this.now() });
+  }
+
+  /** The value last remembered under `key` if it is at most `maxAgeMs` old. */
+  recall(key: string, maxAgeMs: number): T | undefined {
+    const entry = this.entries.get(key);
+    return entry && this.now() - entry.at <= maxAgeMs ? entry.value : undefined;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}

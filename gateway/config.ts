@@ -1,0 +1,189 @@
+import { hostname } from "node:os";
+import { BusinessClock } from "../common/businessTime.ts";
+import {
+  ConfigError,
+  type ConfigOf,
+  duration,
+  int,
+  list,
+  loadConfig,
+  type Setting,
+  str,
+} from "../common/config.ts";
+import { LINK_ID, type LinkAddress, loadLinkAddresses } from "../common/links.ts";
+
+// Everything the gateway can be told. Link addresses come from REDIS_URL_<ID> for every id in LINKS
+// (common/links.ts); the gateway never needs a link's Kafka.
+
+const APP_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
+const API_KEY = /^[\x21-\x7e]{6,256}$/;
+
+/** `screen=dev-key,partner=key2`: calling application -> its API key. */
+function apiKeys(): Setting<Record<string, string>> {
+  return {
+    env: "API_KEYS",
+    default: { screen: "dev-api-key" },
+    shownDefault: '"screen=dev-api-key"',
+    doc: "API keys of the calling applications, app=key[,app=key]; the app name labels logs, limits and metrics.",
+    parse: (raw) => {
+      const out: Record<string, string> = {};
+      const seen = new Set<string>();
+      for (const pair of raw.split(",")) {
+        const [app = "", key = "", ...rest] = pair.trim().split("=");
+        if (rest.length > 0 || !APP_NAME.test(app))
+          throw new Error(`${JSON.stringify(pair)}: expected app=key`);
+        if (!API_KEY.test(key)) throw new Error(`the key of ${app} must be 6-256 printable characters`);
+        if (app in out) throw new Error(`application ${app} is listed twice`);
+        if (seen.has(key)) throw new Error(`the key of ${app} is also another application's key`);
+        out[app] = key;
+        seen.add(key);
+      }
+      return out;
+    },
+  };
+}
+
+/** host:port, optionally with an http:// or https:// scheme, as Consul's own tools read it. */
+export interface ConsulAddress {
+  host: string;
+  port: number;
+  secure: boolean;
+}
+
+function consulAddress(): Setting<ConsulAddress> {
+  return {
+    env: "CONSUL_HTTP_ADDR",
+    default: { host: "127.0.0.1", port: 8500, secure: false },
+    shownDefault: '"127.0.0.1:8500"',
+    doc: "Consul agent address, host:port or http(s)://host:port.",
+    parse: (raw) => {
+      const m = /^(?:(https?):\/\/)?([^:/\s]+):(\d{1,5})\/?$/.exec(raw);
+      const port = Number(m?.[3]);
+      if (!m || port < 1 || port > 65535) throw new Error("must be host:port or http(s)://host:port");
+      return { host: m[2] as string, port, secure: m[1] === "https" };
+    },
+  };
+}
+
+export const gatewaySettings = {
+  port: int({
+    env: "GATEWAY_PORT",
+    default: 8080,
+    min: 0,
+    max: 65535,
+    doc: "HTTP port; 0 picks a free one.",
+  }),
+  host: str({ env: "GATEWAY_HOST", default: "127.0.0.1", doc: "Address the HTTP server listens on." }),
+  links: list({
+    env: "LINKS",
+    default: ["a", "b", "c"],
+    item: LINK_ID,
+    doc: "Ids of the links; each needs REDIS_URL_<ID>. The first is active when Consul has no routing yet.",
+  }),
+  consul: consulAddress(),
+  consulToken: str({
+    env: "CONSUL_HTTP_TOKEN",
+    default: "",
+    shownDefault: "(none)",
+    doc: "Consul ACL token.",
+  }),
+  apiKeys: apiKeys(),
+  adminToken: str({
+    env: "ADMIN_TOKEN",
+    default: "dev-admin-token",
+    pattern: /^[\x21-\x7e]{8,256}$/,
+    doc: "Bearer token of the /admin routes.",
+  }),
+  rateLimitPerSecond: int({
+    env: "RATE_LIMIT_PER_SECOND",
+    default: 1000,
+    min: 0,
+    doc: "Requests per second each application may make (bursts up to one second's worth); 0 = no limit.",
+  }),
+  readTimeoutMs: duration({
+    env: "READ_TIMEOUT",
+    default: 150,
+    min: 1,
+    doc: "How long a link may take to answer a read before the next healthy standby is tried.",
+  }),
+  cacheTtlMs: duration({
+    env: "CACHE_TTL",
+    default: 250,
+    doc: "How long a value read from a link is served again without a read; 0 = no cache (reads still coalesce).",
+  }),
+  cacheMaxEntries: int({
+    env: "CACHE_MAX_ENTRIES",
+    default: 10_000,
+    min: 1,
+    doc: "Entries of the micro-cache and, separately, of the last-known values kept for stale serving.",
+  }),
+  staleServeMaxMs: duration({
+    env: "STALE_SERVE_MAX",
+    default: 300_000,
+    doc: "With every link down, last-known values at most this old are served (flagged stale); else 503.",
+  }),
+  noDipMaxEntries: int({
+    env: "NO_DIP_MAX_ENTRIES",
+    default: 100_000,
+    min: 1,
+    doc: "Highest served values remembered (metric, dimension, key, day) to keep cumulative values from dipping.",
+  }),
+  streamIntervalMs: duration({
+    env: "STREAM_INTERVAL",
+    default: 1_000,
+    min: 10,
+    doc: "How often each /v1/stream client is checked for changed values.",
+  }),
+  streamMaxClients: int({
+    env: "STREAM_MAX_CLIENTS",
+    default: 1_000,
+    min: 1,
+    doc: "Open /v1/stream connections at most; more get 503.",
+  }),
+  bodyLimitBytes: int({
+    env: "BODY_LIMIT",
+    default: 65_536,
+    min: 1_024,
+    doc: "Largest request body in bytes; larger gets 413.",
+  }),
+  routingCacheFile: str({
+    env: "ROUTING_CACHE_FILE",
+    default: "",
+    shownDefault: ".devstack/gateway-<GATEWAY_ID>-routing.json",
+    doc: "Local copy of the last applied routing document, used when Consul is unreachable at start.",
+  }),
+  gatewayId: str({
+    env: "GATEWAY_ID",
+    default: "",
+    pattern: /^[A-Za-z0-9_.-]{1,64}$/,
+    shownDefault: "<hostname>-<GATEWAY_PORT>",
+    doc: "Name of this gateway in its routing acknowledgement (Consul key oneservice/gateways/<id>).",
+  }),
+  timeZone: str({ env: "TIME_ZONE", default: "Asia/Shanghai", doc: "Zone of business days and minutes." }),
+  shutdownTimeoutMs: duration({
+    env: "SHUTDOWN_TIMEOUT",
+    default: 10_000,
+    doc: "Bound on closing connections and releasing the Consul session after SIGTERM.",
+  }),
+};
+
+export type GatewayConfig = ConfigOf<typeof gatewaySettings> & { linkAddresses: LinkAddress[] };
+
+/** Parses and validates everything, filling the defaults that depend on other settings. */
+export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  const config = loadConfig(gatewaySettings, env);
+  try {
+    BusinessClock.validate(config.timeZone);
+  } catch {
+    throw new ConfigError([`TIME_ZONE=${JSON.stringify(config.timeZone)}: not a time zone this Node knows`]);
+  }
+  if (config.links.length === 0) throw new ConfigError(["LINKS must name at least one link"]);
+  if (new Set(config.links).size !== config.links.length) throw new ConfigError(["LINKS lists a link twice"]);
+  const gatewayId = config.gatewayId || `${hostname().replace(/[^A-Za-z0-9_.-]/g, "_")}-${config.port}`;
+  return {
+    ...config,
+    gatewayId,
+    routingCacheFile: config.routingCacheFile || `.devstack/gateway-${gatewayId}-routing.json`,
+    linkAddresses: loadLinkAddresses(config.links, { kafka: false, redis: true }, env),
+  };
+}

@@ -1,0 +1,63 @@
+import { ConfigError, describeConfig } from "../common/config.ts";
+import { createLogger } from "../common/logger.ts";
+import { createMetricsRegistry, startTracing } from "../common/telemetry.ts";
+import { buildGateway } from "./app.ts";
+import { gatewaySettings, loadGatewayConfig } from "./config.ts";
+
+// The gateway process: configuration, tracing, the HTTP server, and a graceful stop. SIGTERM or SIGINT
+// stops accepting, ends open streams, releases the Consul session (which deletes this gateway's routing
+// acknowledgement) and exits 0; past SHUTDOWN_TIMEOUT it exits 1.
+
+const log = createLogger("gateway");
+
+if (process.argv.includes("--help")) {
+  console.log(`Gateway settings (environment variables):\n\n${describeConfig(gatewaySettings)}`);
+  console.log("\nPlus REDIS_URL_<ID> for every link id in LINKS.");
+  process.exit(0);
+}
+
+let config: ReturnType<typeof loadGatewayConfig>;
+try {
+  config = loadGatewayConfig();
+} catch (err) {
+  if (err instanceof ConfigError) log.fatal(err.message);
+  else log.fatal({ err }, "invalid configuration");
+  process.exit(1);
+}
+
+const tracing = startTracing("oneservice-gateway");
+const app = await buildGateway({
+  config,
+  log: log.child({ gateway: config.gatewayId }),
+  registry: createMetricsRegistry("gateway"),
+  tracer: tracing.tracer,
+});
+const address = await app.listen({ port: config.port, host: config.host });
+log.info(
+  {
+    event: "ready",
+    url: address,
+    gatewayId: config.gatewayId,
+    links: config.links,
+    tracing: tracing.enabled,
+  },
+  "gateway listening",
+);
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  log.info({ signal }, "stopping");
+  const deadline = setTimeout(() => {
+    log.fatal("shutdown took longer than SHUTDOWN_TIMEOUT");
+    process.exit(1);
+  }, config.shutdownTimeoutMs);
+  await app.close();
+  await tracing.shutdown();
+  clearTimeout(deadline);
+  log.info("stopped");
+  process.exit(0);
+}
+process.on("SIGTERM", () => void shutdown("SIGTERM"));
+process.on("SIGINT", () => void shutdown("SIGINT"));

@@ -1,0 +1,184 @@
+import type { Redis } from "ioredis";
+import { type BusinessClock, MINUTE_MS } from "../common/businessTime.ts";
+import { findDerived } from "../common/catalog.ts";
+import { readDayValue, readSeries, readTop, type SeriesPoint, type TopEntry } from "../common/linkReader.ts";
+import type { LastKnown, MicroCache } from "./cache.ts";
+import { ApiError } from "./httpErrors.ts";
+import { type LinkAnswer, type LinkRouter, NoLinkAnswered, type RoutingSource } from "./links/linkRouter.ts";
+import type { GatewayMetrics } from "./metrics.ts";
+import type { NoDipGuard } from "./noDip.ts";
+import { metricView, type SeriesQuery, type TopQuery, type ValueQuery } from "./params.ts";
+
+// Serving a read: the micro-cache (and coalescing) in front of the link router, last-known values behind it
+// for when no link answers, and the no-dip guard over every cumulative day value that goes out.
+
+/** Seconds a caller is asked to wait when nothing can be served. */
+const RETRY_AFTER_SECONDS = 2;
+
+export interface Served<T> {
+  data: T;
+  link: string;
+  asOf: string | null;
+  /** Some value is not the link's current one: a last-known value, or a no-dip guarded one. */
+  stale: boolean;
+  routingVersion: number;
+}
+
+export interface ValueResult extends ValueQuery {
+  /** Integer units for catalog metrics; a ratio for derived ones (null when the denominator is 0). */
+  value: number | null;
+  stale: boolean;
+}
+
+export interface TopResult extends TopQuery {
+  entries: TopEntry[];
+}
+
+export interface SeriesResult {
+  metric: string;
+  dim: string;
+  key: string;
+  from: string;
+  to: string;
+  points: SeriesPoint[];
+}
+
+export interface MetricReaderDeps {
+  router: LinkRouter;
+  routing: RoutingSource;
+  cache: MicroCache<LinkAnswer<unknown>>;
+  lastKnown: LastKnown<LinkAnswer<unknown>>;
+  noDip: NoDipGuard;
+  clock: BusinessClock;
+  staleServeMaxMs: number;
+  metrics: GatewayMetrics;
+}
+
+export class MetricReader {
+  constructor(private readonly deps: MetricReaderDeps) {}
+
+  async value(q: ValueQuery): Promise<Served<ValueResult>> {
+    const served = await this.values([q]);
+    return { ...served, data: served.data[0] as ValueResult };
+  }
+
+  /** Several values read together from one link. */
+  async values(qs: ValueQuery[]): Promise<Served<ValueResult[]>> {
+    const { clock } = this.deps;
+    const cacheKey = qs.map(valueKey).join(";");
+    const read = await this.serve(cacheKey, (redis) =>
+      Promise.all(qs.map((q) => readValue(redis, clock, q))),
+    );
+    let stale = read.stale;
+    const data = qs.map((q, i) => {
+      const guarded = this.guard(q, read.answer.value[i] as number | null);
+      stale ||= guarded.raised;
+      return { ...q, value: guarded.value, stale: read.stale || guarded.raised };
+    });
+    return this.result(read.answer, data, stale);
+  }
+
+  async top(q: TopQuery): Promise<Served<TopResult>> {
+    const read = await this.serve(`t|${q.metric}|${q.dim}|${q.date}|${q.n}`, (redis) =>
+      readTop(redis, q.date, q.metric, q.dim, q.n),
+    );
+    let stale = read.stale;
+    const entries = read.answer.value.map((e) => {
+      const guarded = this.guard({ ...q, key: e.key, window: "day" }, e.value);
+      stale ||= guarded.raised;
+      return { key: e.key, value: guarded.value as number };
+    });
+    entries.sort((a, b) => b.value - a.value);
+    return this.result(read.answer, { ...q, entries }, stale);
+  }
+
+  async series(q: SeriesQuery): Promise<Served<SeriesResult>> {
+    const { clock } = this.deps;
+    const derived = findDerived(q.metric);
+    const read = await this.serve(`s|${q.metric}|${q.dim}|${q.key}|${q.from}|${q.to}`, async (redis) => {
+      if (!derived) return readSeries(redis, clock, q.metric, q.dim, q.key, q.from, q.to);
+      const [num, den] = await Promise.all([
+        readSeries(redis, clock, derived.numerator, q.dim, q.key, q.from, q.to),
+        readSeries(redis, clock, derived.denominator, q.dim, q.key, q.from, q.to),
+      ]);
+      return num.map((p, i) => ({ ...p, value: ratio(p.value, den[i]?.value ?? 0, derived.scale) ?? 0 }));
+    });
+    const data = {
+      metric: q.metric,
+      dim: q.dim,
+      key: q.key,
+      from: new Date(q.from).toISOString(),
+      to: new Date(q.to).toISOString(),
+      points: read.answer.value,
+    };
+    return this.result(read.answer, data, read.stale);
+  }
+
+  /** A fresh or cached link answer, or with no link answering a last-known one (stale), or a 503. */
+  private async serve<T>(
+    cacheKey: string,
+    op: (redis: Redis) => Promise<T>,
+  ): Promise<{ answer: LinkAnswer<T>; stale: boolean }> {
+    const { cache, lastKnown, router, metrics } = this.deps;
+    try {
+      const answer = await cache.get(cacheKey, async () => {
+        const fresh = await router.read(op);
+        lastKnown.remember(cacheKey, fresh);
+        return fresh;
+      });
+      return { answer: answer as LinkAnswer<T>, stale: false };
+    } catch (err) {
+      if (!(err instanceof NoLinkAnswered)) throw err;
+      const known = lastKnown.recall(cacheKey, this.deps.staleServeMaxMs);
+      if (!known) {
+        metrics.unavailable.inc();
+        throw new ApiError(503, err.message, undefined, RETRY_AFTER_SECONDS);
+      }
+      metrics.staleServed.inc({ reason: "links_down" });
+      return { answer: known as LinkAnswer<T>, stale: true };
+    }
+  }
+
+  private guard(q: ValueQuery, value: number | null): { value: number | null; raised: boolean } {
+    if (value === null || q.window !== "day" || !metricView(q.metric).cumulative)
+      return { value, raised: false };
+    const guarded = this.deps.noDip.guard(q.metric, q.dim, q.key, q.date, value);
+    if (guarded.raised) this.deps.metrics.staleServed.inc({ reason: "no_dip" });
+    return guarded;
+  }
+
+  private result<T>(answer: LinkAnswer<unknown>, data: T, stale: boolean): Served<T> {
+    return {
+      data,
+      link: answer.link,
+      asOf: answer.asOf,
+      stale,
+      routingVersion: this.deps.routing.current?.version ?? 0,
+    };
+  }
+}
+
+function valueKey(q: ValueQuery): string {
+  return `v|${q.metric}|${q.dim}|${q.key}|${q.window}|${q.date}|${q.minute ?? ""}`;
+}
+
+function ratio(numerator: number, denominator: number, scale: number): number | null {
+  return denominator === 0 ? null : (numerator / denominator) * scale;
+}
+
+async function readBase(redis: Redis, clock: BusinessClock, q: ValueQuery, metric: string): Promise<number> {
+  if (q.window === "day") return readDayValue(redis, q.date, metric, q.dim, q.key);
+  const start = clock.instantOf(q.date, q.minute);
+  const [point] = await readSeries(redis, clock, metric, q.dim, q.key, start, start + MINUTE_MS);
+  return point?.value ?? 0;
+}
+
+async function readValue(redis: Redis, clock: BusinessClock, q: ValueQuery): Promise<number | null> {
+  const derived = findDerived(q.metric);
+  if (!derived) return readBase(redis, clock, q, q.metric);
+  const [num, den] = await Promise.all([
+    readBase(redis, clock, q, derived.numerator),
+    readBase(redis, clock, q, derived.denominator),
+  ]);
+  return ratio(num, den, derived.scale);
+}

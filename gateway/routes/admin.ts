@@ -1,0 +1,96 @@
+import type { FastifyPluginAsync } from "fastify";
+import { adminAuth } from "../auth.ts";
+import type { LastKnown, MicroCache } from "../cache.ts";
+import { errorResponses } from "../httpErrors.ts";
+import type { LinkPool } from "../links/linkPool.ts";
+import type { LinkAnswer, LinkRouter } from "../links/linkRouter.ts";
+import type { GatewayMetrics } from "../metrics.ts";
+import type { NoDipGuard } from "../noDip.ts";
+import type { RoutingWatcher } from "../routing/routingWatcher.ts";
+
+// What an operator asks a gateway: which routing it applied (and whether Consul has heard), how its
+// caches do, and the state of its connection to every link. Read-only: routing changes go through Consul.
+
+export interface AdminOptions {
+  adminToken: string;
+  routing: RoutingWatcher;
+  router: LinkRouter;
+  pool: LinkPool;
+  cache: MicroCache<LinkAnswer<unknown>>;
+  lastKnown: LastKnown<LinkAnswer<unknown>>;
+  noDip: NoDipGuard;
+  metrics: GatewayMetrics;
+  staleServeMaxMs: number;
+}
+
+const security = [{ adminToken: [] }];
+const anyObject = { type: "object", additionalProperties: true } as const;
+
+async function total(counter: { get(): Promise<{ values: { value: number }[] }> }): Promise<number> {
+  return (await counter.get()).values.reduce((sum, v) => sum + v.value, 0);
+}
+
+export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (app, opts) => {
+  app.addHook("onRequest", adminAuth(opts.adminToken));
+
+  app.get(
+    "/routing",
+    {
+      schema: {
+        summary: "The routing document in force, where it came from, its acknowledgement and link health",
+        tags: ["admin"],
+        security,
+        response: { 200: anyObject, ...errorResponses },
+      },
+    },
+    async () => opts.routing.status(),
+  );
+
+  app.get(
+    "/cache",
+    {
+      schema: {
+        summary: "Micro-cache, last-known values and no-dip guard: sizes and counters",
+        tags: ["admin"],
+        security,
+        response: { 200: anyObject, ...errorResponses },
+      },
+    },
+    async () => ({
+      microCache: {
+        ...opts.cache.stats(),
+        hits: await total(opts.metrics.cacheHits),
+        misses: await total(opts.metrics.cacheMisses),
+        coalesced: await total(opts.metrics.cacheCoalesced),
+      },
+      lastKnown: { entries: opts.lastKnown.size, maxAgeMs: opts.staleServeMaxMs },
+      noDip: { entries: opts.noDip.size },
+    }),
+  );
+
+  app.get(
+    "/links",
+    {
+      schema: {
+        summary:
+          "Per link: connection state, watermark, role in the routing and health as the comparator sees it",
+        tags: ["admin"],
+        security,
+        response: { 200: anyObject, ...errorResponses },
+      },
+    },
+    async () => {
+      const doc = opts.routing.current;
+      const order = doc ? opts.router.candidates(doc) : [];
+      const health = opts.routing.health?.links ?? {};
+      return {
+        links: opts.pool.states().map((state) => ({
+          ...state,
+          role: doc?.active === state.id ? "active" : doc?.standby.includes(state.id) ? "standby" : "unused",
+          readOrder: order.indexOf(state.id),
+          health: health[state.id]?.state ?? null,
+        })),
+      };
+    },
+  );
+};

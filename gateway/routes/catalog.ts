@@ -1,0 +1,88 @@
+import type { FastifyPluginAsync } from "fastify";
+import { DIMENSIONS, findMetric } from "../../common/catalog.ts";
+import { errorResponses } from "../httpErrors.ts";
+import { metricViews } from "../params.ts";
+import { apiKeySecurity } from "./served.ts";
+
+// What can be asked for: every metric (catalog and derived) with its dimensions per window.
+
+const names = { type: "array", items: { type: "string" } } as const;
+
+export const catalogRoutes: FastifyPluginAsync<{ timeZone: string }> = async (app, { timeZone }) => {
+  const body = {
+    timeZone,
+    windows: [
+      { name: "day", description: "Business day to date, in the time zone" },
+      { name: "minute", description: "One minute of the business day (HHMM)" },
+    ],
+    dimensions: Object.entries(DIMENSIONS).map(([name, description]) => ({ name, description })),
+    metrics: metricViews().map((view) => {
+      const def = findMetric(view.name);
+      const derived = view.derived;
+      return {
+        name: view.name,
+        title: def?.title ?? derived?.title ?? view.name,
+        unit: def?.unit ?? derived?.unit ?? "",
+        kind: def?.kind ?? "ratio",
+        cumulative: view.cumulative,
+        dims: [...view.dims],
+        minuteDims: [...view.minuteDims],
+        ...(derived ? { derivedFrom: [derived.numerator, derived.denominator] } : {}),
+      };
+    }),
+  };
+
+  app.get(
+    "/catalog",
+    {
+      schema: {
+        summary: "Metrics, dimensions and windows that can be read",
+        tags: ["catalog"],
+        security: apiKeySecurity,
+        response: {
+          200: {
+            type: "object",
+            properties: {
+              timeZone: { type: "string" },
+              windows: {
+                type: "array",
+                items: {
+                  type: "object",
+                  properties: { name: { type: "string" }, description: { type: "string" } },
+                },
+              },
+              dimensions: {
+                type: "array",
+                items: {
+                  type: "object",
+                  properties: { name: { type: "string" }, description: { type: "string" } },
+                },
+              },
+              metrics: {
+                type: "array",
+                items: {
+                  type: "object",
+                  properties: {
+                    name: { type: "string" },
+                    title: { type: "string" },
+                    unit: { type: "string" },
+                    kind: {
+                      type: "string",
+                      description: "sum, count, distinct, or ratio (derived at read time)",
+                    },
+                    cumulative: { type: "boolean" },
+                    dims: names,
+                    minuteDims: names,
+                    derivedFrom: { ...names, description: "numerator, denominator" },
+                  },
+                },
+              },
+            },
+          },
+          ...errorResponses,
+        },
+      },
+    },
+    async () => body,
+  );
+};

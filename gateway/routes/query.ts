@@ -1,0 +1,89 @@
+import type { FastifyPluginAsync } from "fastify";
+import { errorResponses } from "../httpErrors.ts";
+import { paramSchemas, type ValueInput, valueQuery } from "../params.ts";
+import { apiKeySecurity, type DataRouteOptions, servedProperties, setServedHeaders } from "./served.ts";
+
+// Many values in one request, all read from the same link at the same moment, so that figures shown side
+// by side (GMV and orders, clicks and impressions) are consistent with each other.
+
+export const MAX_QUERY_READS = 50;
+
+export const queryRoutes: FastifyPluginAsync<DataRouteOptions> = async (app, { reader, clock, now }) => {
+  app.post<{ Body: { reads: ValueInput[] } }>(
+    "/query",
+    {
+      schema: {
+        summary: "Several values in one request, all answered by the same link",
+        tags: ["metrics"],
+        security: apiKeySecurity,
+        body: {
+          type: "object",
+          properties: {
+            reads: {
+              type: "array",
+              minItems: 1,
+              maxItems: MAX_QUERY_READS,
+              items: {
+                type: "object",
+                properties: {
+                  metric: paramSchemas.metric,
+                  dim: paramSchemas.dim,
+                  key: paramSchemas.key,
+                  window: paramSchemas.window,
+                  date: paramSchemas.date,
+                  minute: paramSchemas.minute,
+                },
+                required: ["metric"],
+                additionalProperties: false,
+              },
+            },
+          },
+          required: ["reads"],
+          additionalProperties: false,
+        },
+        response: {
+          200: {
+            type: "object",
+            properties: {
+              ...servedProperties,
+              routingVersion: { type: "integer" },
+              results: {
+                type: "array",
+                items: {
+                  type: "object",
+                  properties: {
+                    metric: { type: "string" },
+                    dim: { type: "string" },
+                    key: { type: "string" },
+                    window: { type: "string" },
+                    date: { type: "string" },
+                    minute: { type: "string" },
+                    value: { type: ["number", "null"] },
+                    stale: { type: "boolean" },
+                  },
+                  required: ["metric", "dim", "key", "window", "date", "value", "stale"],
+                },
+              },
+            },
+            required: ["asOf", "link", "stale", "routingVersion", "results"],
+          },
+          ...errorResponses,
+        },
+      },
+    },
+    async (req, reply) => {
+      const at = now();
+      const queries = req.body.reads.map((r, i) => valueQuery(r, clock, at, `reads.${i}.`));
+      req.metricNames = [...new Set(queries.map((q) => q.metric))].join(",");
+      const served = await reader.values(queries);
+      setServedHeaders(reply, served);
+      return {
+        asOf: served.asOf,
+        link: served.link,
+        stale: served.stale,
+        routingVersion: served.routingVersion,
+        results: served.data,
+      };
+    },
+  );
+};

@@ -1,0 +1,37 @@
+import type { FastifyReply } from "fastify";
+import type { BusinessClock } from "../../common/businessTime.ts";
+import type { MetricReader, Served } from "../metricReader.ts";
+
+// What the data routes share: their dependencies, the headers naming the link that answered, and the
+// response fields that say how fresh an answer is.
+
+export interface DataRouteOptions {
+  reader: MetricReader;
+  clock: BusinessClock;
+  now: () => number;
+}
+
+export const LINK_HEADER = "x-oneservice-link";
+export const ROUTING_VERSION_HEADER = "x-oneservice-routing-version";
+
+export function setServedHeaders(
+  reply: FastifyReply,
+  served: Pick<Served<unknown>, "link" | "routingVersion">,
+): void {
+  reply.header(LINK_HEADER, served.link);
+  reply.header(ROUTING_VERSION_HEADER, String(served.routingVersion));
+}
+
+export const apiKeySecurity = [{ apiKey: [] }];
+
+export const servedProperties = {
+  asOf: {
+    type: ["string", "null"],
+    description: "The answering link's watermark: every event up to this time is in the value",
+  },
+  link: { type: "string", description: "The link that answered" },
+  stale: {
+    type: "boolean",
+    description: "A last-known value (no link answered) or a value held up by the no-dip guard",
+  },
+} as const;

@@ -1,0 +1,274 @@
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
+import type Consul from "consul";
+import type { Logger } from "../../common/logger.ts";
+import {
+  CONSUL_KEYS,
+  type HealthDocument,
+  initialRouting,
+  type RoutingDocument,
+  routingProblem,
+} from "../../common/routing.ts";
+import type { GatewayMetrics } from "../metrics.ts";
+import { GatewayAcknowledger } from "./gatewayAck.ts";
+
+// Which link serves reads. The routing document comes from Consul through a blocking watch and is applied
+// the moment a new one arrives; an invalid one is ignored (logged, counted) and the last good one stays in
+// force, as it does while Consul is unreachable. Every applied document is also written to a local file,
+// so a gateway restarted during a Consul outage routes as it did before. The comparator's per-link health
+// is watched the same way: it says which standby to try when the active link fails a read.
+
+export type RoutingSource = "consul" | "file" | "initial";
+
+export interface RoutingWatcherOptions {
+  consul: Consul;
+  links: readonly string[];
+  gatewayId: string;
+  cacheFile: string;
+  log: Logger;
+  metrics: GatewayMetrics;
+  /** Wake-up delay bounds of a failing watch: doubles from the factor up to the max. */
+  retry?: { factorMs: number; maxMs: number };
+}
+
+export interface RoutingStatus {
+  document: RoutingDocument | null;
+  source: RoutingSource | null;
+  appliedAt: string | null;
+  ackedVersion: number | null;
+  gatewayId: string;
+  consulReachable: boolean;
+  lastConsulError: string | null;
+  health: HealthDocument | null;
+}
+
+type Listener = (doc: RoutingDocument, previous: RoutingDocument | null) => void;
+
+interface KvItem {
+  Value: string | null;
+}
+
+interface ConsulWatch {
+  on(event: "change", fn: (data: KvItem | undefined) => void): void;
+  on(event: "error", fn: (err: Error) => void): void;
+  end(): void;
+  updateTime(): number | undefined;
+}
+
+export class RoutingWatcher {
+  private doc: RoutingDocument | null = null;
+  private source: RoutingSource | null = null;
+  private appliedAt: string | null = null;
+  private healthDoc: HealthDocument | null = null;
+  private routingKeyPresent = false;
+  private readonly listeners: Listener[] = [];
+  private readonly watches: ConsulWatch[] = [];
+  private readonly acknowledger: GatewayAcknowledger;
+  private lastConsulError: { at: number; message: string } | null = null;
+  private saving: Promise<void> = Promise.resolve();
+
+  constructor(private readonly opts: RoutingWatcherOptions) {
+    this.acknowledger = new GatewayAcknowledger(opts.consul, opts.gatewayId, opts.log, opts.metrics);
+    opts.metrics.consulReachable.set(0);
+  }
+
+  /** The routing document in force, or null before any is known. */
+  get current(): RoutingDocument | null {
+    return this.doc;
+  }
+
+  get health(): HealthDocument | null {
+    return this.healthDoc;
+  }
+
+  onApply(listener: Listener): void {
+    this.listeners.push(listener);
+  }
+
+  /** Loads the local copy, then starts watching Consul; resolves before Consul has answered. */
+  async start(): Promise<void> {
+    const saved = await this.readCopy();
+    if (saved) this.apply(saved, "file");
+    this.watches.push(
+      this.watch(CONSUL_KEYS.routing, (item) => this.onRouting(item)),
+      this.watch(CONSUL_KEYS.health, (item) => this.onHealth(item)),
+    );
+  }
+
+  async stop(): Promise<void> {
+    for (const w of this.watches) w.end();
+    await this.acknowledger.release();
+    await this.saving;
+  }
+
+  status(): RoutingStatus {
+    return {
+      document: this.doc,
+      source: this.source,
+      appliedAt: this.appliedAt,
+      ackedVersion: this.acknowledger.ackedVersion,
+      gatewayId: this.opts.gatewayId,
+      consulReachable: this.consulReachable(),
+      lastConsulError: this.lastConsulError?.message ?? null,
+      health: this.healthDoc,
+    };
+  }
+
+  private consulReachable(): boolean {
+    if (this.watches.length === 0) return false;
+    const answered = Math.min(...this.watches.map((w) => w.updateTime() ?? 0));
+    return answered > 0 && (this.lastConsulError === null || answered > this.lastConsulError.at);
+  }
+
+  private watch(key: string, onChange: (item: KvItem | undefined) => void): ConsulWatch {
+    const { consul } = this.opts;
+    const retry = this.opts.retry ?? { factorMs: 100, maxMs: 2_000 };
+    const watch = consul.watch({
+      method: consul.kv.get,
+      options: { key, wait: "30s" },
+      backoffFactor: retry.factorMs,
+      backoffMax: retry.maxMs,
+    }) as unknown as ConsulWatch;
+    watch.on("change", (item) => {
+      this.opts.metrics.consulReachable.set(1);
+      onChange(item);
+    });
+    watch.on("error", (err) => {
+      const first = this.lastConsulError === null || this.consulReachable();
+      this.lastConsulError = { at: Date.now(), message: `${key}: ${err.message}` };
+      this.opts.metrics.consulReachable.set(0);
+      this.opts.metrics.consulErrors.inc({
+        operation: `watch_${key === CONSUL_KEYS.routing ? "routing" : "health"}`,
+      });
+      if (first)
+        this.opts.log.warn({ key, err: err.message }, "Consul unreachable; the routing in force stays");
+    });
+    return watch;
+  }
+
+  private onRouting(item: KvItem | undefined): void {
+    if (!item?.Value) {
+      // The watch wakes on any KV write while the key is absent (the index is the store's): warn once.
+      if (this.routingKeyPresent) {
+        this.routingKeyPresent = false;
+        this.opts.log.warn(
+          { version: this.doc?.version },
+          "routing document deleted in Consul; keeping the one in force",
+        );
+      }
+      if (!this.doc) this.apply(initialRouting(this.opts.links, this.opts.gatewayId), "initial");
+      return;
+    }
+    this.routingKeyPresent = true;
+    const doc = this.parse(item.Value);
+    if (doc) this.apply(doc, "consul");
+  }
+
+  private parse(raw: string): RoutingDocument | null {
+    let value: unknown;
+    let problem: string | null;
+    try {
+      value = JSON.parse(raw);
+      problem = routingProblem(value, this.opts.links);
+    } catch {
+      problem = "not JSON";
+    }
+    if (problem === null) return normalize(value as RoutingDocument);
+    this.opts.metrics.routingInvalid.inc({ key: "routing" });
+    this.opts.log.error(
+      { problem, value: raw.slice(0, 500), kept: this.doc?.version ?? null },
+      "INVALID routing document in Consul ignored; the last good one stays in force",
+    );
+    return null;
+  }
+
+  private apply(doc: RoutingDocument, source: RoutingSource): void {
+    const previous = this.doc;
+    if (previous && sameDocument(previous, doc)) {
+      // Consul confirming the local copy: nothing changes but where the document in force comes from.
+      if (this.source === "file") this.source = source;
+      return;
+    }
+    this.doc = doc;
+    this.source = source;
+    this.appliedAt = new Date().toISOString();
+    const { metrics, log } = this.opts;
+    metrics.routingVersion.set(doc.version);
+    for (const link of this.opts.links) metrics.routingActive.set({ link }, link === doc.active ? 1 : 0);
+    if (previous && previous.active !== doc.active) metrics.routingSwitches.inc();
+    for (const listener of this.listeners) listener(doc, previous);
+    log.info(
+      {
+        version: doc.version,
+        active: doc.active,
+        standby: doc.standby,
+        from: previous?.active ?? null,
+        source,
+      },
+      "routing applied",
+    );
+    if (source !== "file") this.saving = this.saving.then(() => this.writeCopy(doc));
+    void this.acknowledger.ack(doc, this.appliedAt);
+  }
+
+  private onHealth(item: KvItem | undefined): void {
+    if (!item?.Value) {
+      this.healthDoc = null;
+      return;
+    }
+    try {
+      const doc = JSON.parse(item.Value) as HealthDocument;
+      if (typeof doc?.links !== "object" || doc.links === null) throw new Error("links missing");
+      this.healthDoc = doc;
+    } catch (err) {
+      this.opts.metrics.routingInvalid.inc({ key: "health" });
+      this.opts.log.error({ err: (err as Error).message }, "invalid health document in Consul ignored");
+    }
+  }
+
+  private async readCopy(): Promise<RoutingDocument | null> {
+    let raw: string;
+    try {
+      raw = await readFile(this.opts.cacheFile, "utf8");
+    } catch {
+      return null;
+    }
+    try {
+      const value: unknown = JSON.parse(raw);
+      const problem = routingProblem(value, this.opts.links);
+      if (problem === null) return normalize(value as RoutingDocument);
+      this.opts.log.warn({ file: this.opts.cacheFile, problem }, "local routing copy ignored");
+    } catch {
+      this.opts.log.warn({ file: this.opts.cacheFile }, "local routing copy is not JSON; ignored");
+    }
+    return null;
+  }
+
+  private async writeCopy(doc: RoutingDocument): Promise<void> {
+    const file = this.opts.cacheFile;
+    try {
+      await mkdir(dirname(file), { recursive: true });
+      await writeFile(`${file}.tmp`, `${JSON.stringify(doc, null, 2)}\n`);
+      await rename(`${file}.tmp`, file);
+    } catch (err) {
+      this.opts.log.error({ err: (err as Error).message, file }, "could not keep the local routing copy");
+    }
+  }
+}
+
+/** Only the contract's fields, in one order: what is compared, kept on disk and served. */
+function normalize(d: RoutingDocument): RoutingDocument {
+  return {
+    version: d.version,
+    active: d.active,
+    standby: [...d.standby],
+    mode: d.mode,
+    reason: String(d.reason ?? ""),
+    changedAt: String(d.changedAt ?? ""),
+    changedBy: String(d.changedBy ?? ""),
+  };
+}
+
+function sameDocument(a: RoutingDocument, b: RoutingDocument): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
