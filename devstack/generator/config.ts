@@ -1,0 +1,135 @@
+import { duration, int, list, loadConfig, num, type Setting, str } from "../../common/config.ts";
+import { LINK_ID, loadLinkAddresses } from "../../common/links.ts";
+import type { GeneratorOptions } from "./run.ts";
+
+// Every setting of the traffic generator (devstack/generator/main.ts). `npx tsx devstack/generator/main.ts
+// --help` prints this table. Each link's Kafka comes from KAFKA_BROKERS_<ID> (common/links.ts).
+
+function startTime(s: { env: string; doc: string }): Setting<number | null> {
+  return {
+    ...s,
+    default: null,
+    shownDefault: "now",
+    parse: (raw) => {
+      const ms = /^\d+$/.test(raw) ? Number(raw) : Date.parse(raw);
+      if (!Number.isSafeInteger(ms)) throw new Error("must be an ISO-8601 time or epoch milliseconds");
+      return ms;
+    },
+  };
+}
+
+const fraction = (env: string, def: number, doc: string) => num({ env, default: def, min: 0, max: 1, doc });
+
+export const generatorSettings = {
+  links: list({ env: "LINKS", default: ["a", "b", "c"], item: LINK_ID, doc: "ids of the links to feed" }),
+  partitions: int({
+    env: "KAFKA_PARTITIONS",
+    default: 8,
+    min: 1,
+    max: 1000,
+    doc: "partitions of every input topic; must equal the topics' partition count in every link's Kafka",
+  }),
+  seed: str({ env: "GENERATOR_SEED", default: "oneservice", doc: "seed of the event model and dimensions" }),
+  rate: num({
+    env: "GENERATOR_RATE",
+    default: 2000,
+    min: 0,
+    doc: "base rate in events/s, paced to the wall clock; 0 = as fast as possible (event times then advance as if at 2000/s)",
+  }),
+  peakMultiplier: num({
+    env: "GENERATOR_PEAK_MULTIPLIER",
+    default: 20,
+    min: 1,
+    doc: "rate multiplier during the peak (the midnight spike); 1 = no peak",
+  }),
+  peakAfterMs: duration({
+    env: "GENERATOR_PEAK_AFTER",
+    default: 120_000,
+    doc: "event time from start to the peak",
+  }),
+  peakDurationMs: duration({ env: "GENERATOR_PEAK_DURATION", default: 60_000, doc: "length of the peak" }),
+  count: int({
+    env: "GENERATOR_COUNT",
+    default: 0,
+    min: 0,
+    doc: "records to produce, then exit; 0 = until stopped",
+  }),
+  malformedFraction: fraction(
+    "GENERATOR_MALFORMED_FRACTION",
+    0.001,
+    "share of records that fail the schema (unparseable, missing field, negative amount, bad id)",
+  ),
+  lateFraction: fraction(
+    "GENERATOR_LATE_FRACTION",
+    0.001,
+    "share of good records sent with an old event time",
+  ),
+  lateByMs: duration({
+    env: "GENERATOR_LATE_BY",
+    default: 120_000,
+    doc: "how far back a late record's event time is pushed (beyond the processor's allowed lateness)",
+  }),
+  startTime: startTime({
+    env: "GENERATOR_START_TIME",
+    doc: "event time of the first record (ISO-8601 or epoch ms); fix it to reproduce a run byte for byte",
+  }),
+  truthFile: str({
+    env: "GENERATOR_TRUTH_FILE",
+    default: "",
+    doc: "NDJSON file receiving every produced record (see truthFile.ts); empty = off",
+  }),
+  dimsDir: str({
+    env: "GENERATOR_DIMS_DIR",
+    default: ".devstack/dims",
+    doc: "directory for category_industry.json and seller_tier.json; empty = do not write them",
+  }),
+  batchSize: int({
+    env: "GENERATOR_BATCH_SIZE",
+    default: 1000,
+    min: 1,
+    max: 100_000,
+    doc: "records per partition batch sent to Kafka",
+  }),
+  lingerMs: duration({
+    env: "GENERATOR_LINGER",
+    default: 100,
+    min: 1,
+    doc: "when paced, the longest a record waits for its batch to fill",
+  }),
+  linkBuffer: int({
+    env: "GENERATOR_LINK_BUFFER",
+    default: 200_000,
+    min: 1,
+    doc: "records queued per link; the generator waits for a link whose queue is full unless it is stalled",
+  }),
+  linkStallMs: duration({
+    env: "GENERATOR_LINK_STALL",
+    default: 10_000,
+    min: 1,
+    doc: "a link whose Kafka accepted nothing for this long stops holding the others back (its overflow is dropped)",
+  }),
+};
+
+type Loaded = ReturnType<typeof loadConfig<typeof generatorSettings>>;
+
+function toOptions(c: Loaded): Omit<GeneratorOptions, "links"> {
+  const { links: _, startTime, truthFile, dimsDir, ...rest } = c;
+  return {
+    ...rest,
+    startTime: startTime ?? Date.now(),
+    truthFile: truthFile || null,
+    dimsDir: dimsDir || null,
+  };
+}
+
+/** Every option at its documented default (start time: now); runGenerator fills unset options from here. */
+export function generatorDefaults(): Omit<GeneratorOptions, "links"> {
+  return toOptions(loadConfig(generatorSettings, {}));
+}
+
+/** The options of runGenerator from the environment; throws ConfigError naming every bad variable. */
+export function loadGeneratorOptions(env: NodeJS.ProcessEnv = process.env): GeneratorOptions {
+  const c = loadConfig(generatorSettings, env);
+  const links = loadLinkAddresses(c.links, { kafka: true, redis: false }, env);
+  return { ...toOptions(c), links: links.map((l) => ({ id: l.id, brokers: l.kafkaBrokers })) };
+}

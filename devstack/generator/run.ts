@@ -1,0 +1,187 @@
+import { setImmediate as yieldToIo } from "node:timers/promises";
+import { createLogger, type Logger } from "../../common/logger.ts";
+import { Batcher, type Chunk } from "./batcher.ts";
+import { generatorDefaults } from "./config.ts";
+import { type DimensionFiles, writeDimensions } from "./dimensions.ts";
+import { type LinkStats, LinkWriter } from "./linkWriter.ts";
+import { type ModelCounts, TrafficModel } from "./model.ts";
+import type { PopulationSizes } from "./population.ts";
+import { UNPACED_VIRTUAL_RATE } from "./profile.ts";
+import { startProgress } from "./progress.ts";
+import { TruthFile } from "./truthFile.ts";
+
+// The generator's main loop: draw records from the model, cut them into chunks, hand every chunk to every
+// link's writer and to the truth file. Paced, the virtual clock is held to the wall clock (records whose
+// event time has not come yet wait); unpaced, it runs as fast as the slowest live link accepts.
+
+export interface GeneratorOptions {
+  links: { id: string; brokers: string[] }[];
+  partitions: number;
+  seed: string;
+  /** Event time of the first record, epoch ms. */
+  startTime: number;
+  /** Base events/s, paced to the wall clock; 0 = unpaced, event times advancing at UNPACED_VIRTUAL_RATE. */
+  rate: number;
+  peakMultiplier: number;
+  peakAfterMs: number;
+  peakDurationMs: number;
+  /** Stop after this many records; 0 = until the signal aborts. */
+  count: number;
+  malformedFraction: number;
+  lateFraction: number;
+  lateByMs: number;
+  truthFile: string | null;
+  dimsDir: string | null;
+  batchSize: number;
+  lingerMs: number;
+  linkBuffer: number;
+  linkStallMs: number;
+  /** Sizes of the seller/buyer/category/advertiser populations; DEFAULT_POPULATION if unset. */
+  population?: PopulationSizes;
+}
+
+export type GeneratorRun = Partial<GeneratorOptions> &
+  Pick<GeneratorOptions, "links"> & {
+    /** Aborting stops generating; what is in hand is still sent (within SHUTDOWN_TIMEOUT_MS). */
+    signal?: AbortSignal;
+    logger?: Logger;
+    /** The live progress line / periodic log; on by default. */
+    progress?: boolean;
+  };
+
+export interface GeneratorResult {
+  counts: ModelCounts;
+  links: LinkStats[];
+  /** Key and value characters produced (each record counted once, not once per link). */
+  bytes: number;
+  elapsedMs: number;
+  /** The virtual clock at the end: where a continuation would start. */
+  endTime: number;
+  dimensions: DimensionFiles | null;
+}
+
+const SLICE = 5000;
+const CHUNK_BATCHES = 8;
+const PACE_TICK_MS = 5;
+const BACKPRESSURE_POLL_MS = 2;
+export const SHUTDOWN_TIMEOUT_MS = 10_000;
+
+export async function runGenerator(run: GeneratorRun): Promise<GeneratorResult> {
+  const opts: GeneratorOptions = { ...generatorDefaults(), ...run };
+  const logger = run.logger ?? createLogger("generator");
+  const paced = opts.rate > 0;
+  const model = new TrafficModel({
+    seed: opts.seed,
+    startTime: opts.startTime,
+    partitions: opts.partitions,
+    profile: {
+      baseRate: paced ? opts.rate : UNPACED_VIRTUAL_RATE,
+      peakMultiplier: opts.peakMultiplier,
+      peakAfterMs: opts.peakAfterMs,
+      peakDurationMs: opts.peakDurationMs,
+    },
+    malformedFraction: opts.malformedFraction,
+    lateFraction: opts.lateFraction,
+    lateByMs: opts.lateByMs,
+    population: opts.population,
+  });
+  const dimensions = opts.dimsDir ? await writeDimensions(opts.dimsDir, model.population) : null;
+  const truth = opts.truthFile ? await TruthFile.open(opts.truthFile) : null;
+  const writers = opts.links.map(
+    (l) =>
+      new LinkWriter({
+        id: l.id,
+        brokers: l.brokers,
+        maxQueued: opts.linkBuffer,
+        stallAfterMs: opts.linkStallMs,
+        logger,
+      }),
+  );
+  const batcher = new Batcher(opts.partitions, opts.batchSize);
+  const wallStart = performance.now();
+  const virtualTarget = () => opts.startTime + (performance.now() - wallStart);
+  const progress =
+    run.progress === false
+      ? null
+      : startProgress(
+          () => ({
+            counts: model.counts,
+            links: writers.map((w) => w.stats()),
+            behindMs: paced ? Math.max(0, virtualTarget() - model.now) : null,
+          }),
+          logger,
+        );
+  logger.info(
+    {
+      links: opts.links,
+      seed: opts.seed,
+      startTime: new Date(opts.startTime).toISOString(),
+      rate: opts.rate,
+      count: opts.count,
+      truthFile: opts.truthFile,
+      dimensions,
+    },
+    "generator started",
+  );
+
+  let bytes = 0;
+  let abortedAt: number | null = null;
+  run.signal?.addEventListener(
+    "abort",
+    () => {
+      abortedAt = Date.now();
+    },
+    { once: true },
+  );
+  const dispatch = async (chunk: Chunk) => {
+    // After a stop request the wait is bounded, so a stuck link cannot hold the shutdown forever.
+    while (
+      writers.some((w) => w.full(chunk.records)) &&
+      (abortedAt === null || Date.now() < abortedAt + SHUTDOWN_TIMEOUT_MS)
+    )
+      await new Promise((r) => setTimeout(r, BACKPRESSURE_POLL_MS));
+    for (const w of writers) w.enqueue(chunk);
+    bytes += chunk.bytes;
+  };
+
+  const done = () => opts.count > 0 && model.counts.records >= opts.count;
+  let lastFlush = performance.now();
+  let links: LinkStats[] = [];
+  try {
+    while (!run.signal?.aborted && !done()) {
+      const target = paced ? virtualTarget() : Number.POSITIVE_INFINITY;
+      for (let i = 0; i < SLICE && model.now <= target && !done(); i++) {
+        const r = model.next();
+        batcher.add(r);
+        truth?.add(r);
+      }
+      const now = performance.now();
+      const linger = paced && now - lastFlush >= opts.lingerMs;
+      if (linger || batcher.sealedRecords >= CHUNK_BATCHES * opts.batchSize) {
+        const chunk = batcher.take(linger);
+        if (linger) lastFlush = now;
+        if (chunk) await dispatch(chunk);
+      }
+      await truth?.flush();
+      if (paced && model.now > virtualTarget()) await new Promise((r) => setTimeout(r, PACE_TICK_MS));
+      else await yieldToIo();
+    }
+    const last = batcher.take(true);
+    if (last) await dispatch(last);
+  } finally {
+    // A stalled link has had its chance: it gets no grace period to hold the shutdown up.
+    const deadline = Date.now() + SHUTDOWN_TIMEOUT_MS;
+    links = await Promise.all(writers.map((w) => w.close(w.stalled() ? Date.now() : deadline)));
+    await truth?.close();
+    progress?.stop();
+    logger.info({ counts: model.counts, links }, "generator stopped");
+  }
+  return {
+    counts: { ...model.counts },
+    links,
+    bytes,
+    elapsedMs: performance.now() - wallStart,
+    endTime: model.now,
+    dimensions,
+  };
+}
