@@ -1,0 +1,97 @@
+import type { Tracer } from "@opentelemetry/api";
+import Consul from "consul";
+import Fastify, {
+  type FastifyInstance,
+  type RawReplyDefaultExpression,
+  type RawRequestDefaultExpression,
+  type RawServerDefault,
+} from "fastify";
+import type { Registry } from "prom-client";
+import type { LinkAddress } from "../common/links.ts";
+import type { Logger } from "../common/logger.ts";
+import { opsRoutes } from "../common/opsRoutes.ts";
+import { createMetricsRegistry } from "../common/telemetry.ts";
+import { Comparator, type ComparatorConfig } from "./comparator.ts";
+import { comparatorMetrics } from "./metrics.ts";
+import { auditRoutes } from "./routes/audit.ts";
+import { consoleRoutes } from "./routes/console.ts";
+import { linksRoutes } from "./routes/links.ts";
+import { operationsRoutes } from "./routes/operations.ts";
+import { routingRoutes } from "./routes/routing.ts";
+
+// Wires the comparator's loop to its HTTP side. Nothing starts on its own: `listen` serves HTTP, then the
+// caller starts the leader election and the probe loop (main.ts does both; tests may drive probes by hand).
+
+export interface ComparatorOptions {
+  config: ComparatorConfig;
+  links: LinkAddress[];
+  log: Logger;
+  tracer: Tracer;
+  registry?: Registry;
+}
+
+export interface BuiltComparator {
+  app: FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, Logger>;
+  comparator: Comparator;
+  registry: Registry;
+  /** Listens on COMPARATOR_HOST:COMPARATOR_PORT and returns the URL. */
+  listen(): Promise<string>;
+  /** Stops probing, releases the leader lock, closes HTTP and every client. */
+  close(): Promise<void>;
+}
+
+const CONSUL_TIMEOUT_MS = 2_000;
+
+export async function buildComparator(opts: ComparatorOptions): Promise<BuiltComparator> {
+  const { config, log } = opts;
+  const registry = opts.registry ?? createMetricsRegistry("comparator", { replica: config.comparatorId });
+  const consul = consulClient(config.consulAddr, config.consulToken);
+  let url = "";
+  const comparator = new Comparator({
+    config,
+    links: opts.links,
+    consul,
+    log,
+    metrics: comparatorMetrics(registry, config.links),
+    tracer: opts.tracer,
+    url: () => url,
+  });
+
+  const app = Fastify({ loggerInstance: log.child({ part: "http" }) });
+  await app.register(opsRoutes, {
+    registry,
+    readiness: [{ name: "comparator", check: () => comparator.readiness() }],
+  });
+  await app.register(linksRoutes, { comparator });
+  await app.register(routingRoutes, { comparator });
+  await app.register(auditRoutes, { comparator });
+  await app.register(operationsRoutes, { comparator, links: config.links, adminToken: config.adminToken });
+  await app.register(consoleRoutes);
+
+  return {
+    app,
+    comparator,
+    registry,
+    listen: async () => {
+      url = await app.listen({ port: config.port, host: config.host });
+      return url;
+    },
+    close: async () => {
+      await comparator.close();
+      await app.close();
+      consul.destroy();
+    },
+  };
+}
+
+function consulClient(addr: string, token: string): Consul {
+  const url = new URL(addr.includes("://") ? addr : `http://${addr}`);
+  // The client's typings leave out `timeout`, which it honours as a default for every call.
+  const defaults = { timeout: CONSUL_TIMEOUT_MS, ...(token ? { token } : {}) };
+  return new Consul({
+    host: url.hostname,
+    port: Number(url.port),
+    secure: url.protocol === "https:",
+    defaults,
+  });
+}

@@ -1,0 +1,124 @@
+import { hostname } from "node:os";
+import { duration, int, list, str } from "../common/config.ts";
+import { LINK_ID } from "../common/links.ts";
+
+// Everything the comparator can be told. Per-link addresses come from KAFKA_BROKERS_<ID> and REDIS_URL_<ID>
+// (common/links.ts). The defaults detect a dead or stalled link and move the gateways within about 3 s.
+export const comparatorSettings = {
+  port: int({
+    env: "COMPARATOR_PORT",
+    default: 8081,
+    min: 0,
+    max: 65535,
+    doc: "Port of the failover API, the ops console, /healthz, /readyz and /metrics; 0 picks a free one.",
+  }),
+  host: str({ env: "COMPARATOR_HOST", default: "127.0.0.1", doc: "Address the HTTP server listens on." }),
+  links: list({
+    env: "LINKS",
+    default: ["a", "b", "c"],
+    item: LINK_ID,
+    doc: "Ids of the links to watch, in priority order: automatic failover picks the first healthy one.",
+  }),
+  consulAddr: str({
+    env: "CONSUL_HTTP_ADDR",
+    default: "127.0.0.1:8500",
+    pattern: /^(https?:\/\/)?[^\s/:]+:\d+\/?$/,
+    doc: "Consul HTTP API, host:port or http(s)://host:port.",
+  }),
+  consulToken: str({
+    env: "CONSUL_HTTP_TOKEN",
+    default: "",
+    shownDefault: "(empty: no token)",
+    doc: "Consul ACL token sent with every call.",
+  }),
+  adminToken: str({
+    env: "ADMIN_TOKEN",
+    default: "dev-admin-token",
+    doc: "Bearer token of POST /v1/failover, /v1/pin and /v1/unpin. The default is for one machine only.",
+  }),
+  probeIntervalMs: duration({
+    env: "PROBE_INTERVAL",
+    default: 250,
+    min: 20,
+    doc: "How often every link is probed (heartbeat, watermarks, Kafka lag, live values, digests).",
+  }),
+  probeTimeoutMs: duration({
+    env: "PROBE_TIMEOUT",
+    default: 1_000,
+    min: 10,
+    doc: "A Redis command of a probe that takes longer fails the probe: the link counts as unreachable.",
+  }),
+  heartbeatStaleMs: duration({
+    env: "HEARTBEAT_STALE",
+    default: 2_000,
+    min: 1,
+    doc: "A link whose newest processor heartbeat is older than this is down.",
+  }),
+  lagBoundMs: duration({
+    env: "LAG_BOUND_MS",
+    default: 2_000,
+    min: 0,
+    doc: "A link whose event-time watermark is further behind the best link's than this is lagging.",
+  }),
+  lagBoundRecords: int({
+    env: "LAG_BOUND_RECORDS",
+    default: 5_000,
+    min: 0,
+    doc: "A link whose Kafka consumer lag exceeds the smallest link's by more records than this is lagging.",
+  }),
+  hysteresisProbes: int({
+    env: "HYSTERESIS_PROBES",
+    default: 3,
+    min: 1,
+    max: 1_000,
+    doc: "Consecutive probes that must disagree with a link's state before the state changes.",
+  }),
+  gapWindow: int({
+    env: "GAP_WINDOW",
+    default: 8,
+    min: 2,
+    max: 1_000,
+    doc: "Probes over which a live cumulative gap must grow at every step to count as diverging.",
+  }),
+  failbackAfterMinutes: int({
+    env: "FAILBACK_AFTER_MINUTES",
+    default: 5,
+    min: 0,
+    doc: "Closed minutes a recovered link must stay healthy before automatic failover may pick it again.",
+  }),
+  healthRefreshMs: duration({
+    env: "HEALTH_REFRESH",
+    default: 3_000,
+    min: 100,
+    doc: "The health document is rewritten on every state change and at least this often.",
+  }),
+  sessionTtl: str({
+    env: "COMPARATOR_SESSION_TTL",
+    default: "10s",
+    pattern: /^\d+(s|m|h)$/,
+    doc: "TTL of the leader session (Consul allows 10s to 24h); a dead leader is replaced after about twice it.",
+  }),
+  lockDelay: str({
+    env: "COMPARATOR_LOCK_DELAY",
+    default: "1s",
+    pattern: /^\d+(ms|s)$/,
+    doc: "Lock-delay of the leader session: how long the lock stays free after its holder's session dies.",
+  }),
+  timeZone: str({
+    env: "TIME_ZONE",
+    default: "Asia/Shanghai",
+    doc: "Zone of business days; must match the processors'.",
+  }),
+  comparatorId: str({
+    env: "COMPARATOR_ID",
+    default: `${hostname()}-${process.pid}`,
+    shownDefault: "<hostname>-<pid>",
+    pattern: /^[A-Za-z0-9_.-]{1,64}$/,
+    doc: "Name of this replica in routing changes, audit records and the leader lock.",
+  }),
+  auditFile: str({
+    env: "AUDIT_FILE",
+    default: ".devstack/comparator/audit.jsonl",
+    doc: "Local append-only copy of every decision (JSON lines), read when Consul is unreachable.",
+  }),
+};

@@ -1,0 +1,59 @@
+import { BusinessClock } from "../common/businessTime.ts";
+import { ConfigError, describeConfig, loadConfig } from "../common/config.ts";
+import { loadLinkAddresses } from "../common/links.ts";
+import { createLogger } from "../common/logger.ts";
+import { startTracing } from "../common/telemetry.ts";
+import { buildComparator } from "./app.ts";
+import { comparatorSettings } from "./config.ts";
+
+// The comparator process. SIGTERM or SIGINT: stop probing, release the leader lock (a follower takes over at
+// its next attempt), close HTTP, exit 0.
+
+if (process.argv.includes("--help")) {
+  process.stdout.write(
+    `${describeConfig(comparatorSettings)}\n| \`KAFKA_BROKERS_<ID>\`, \`REDIS_URL_<ID>\` | (required) | each link's addresses |\n`,
+  );
+  process.exit(0);
+}
+
+const log = createLogger("comparator");
+
+function exit(code: number, reason: string): never {
+  log.fatal({ code, reason }, "exiting");
+  process.exit(code);
+}
+
+let config: ReturnType<typeof loadConfig<typeof comparatorSettings>>;
+let links: ReturnType<typeof loadLinkAddresses>;
+try {
+  config = loadConfig(comparatorSettings);
+  BusinessClock.validate(config.timeZone);
+  links = loadLinkAddresses(config.links, { kafka: true, redis: true });
+} catch (err) {
+  exit(1, err instanceof ConfigError ? err.message : `TIME_ZONE: ${(err as Error).message}`);
+}
+if (config.adminToken === comparatorSettings.adminToken.default) {
+  log.warn("ADMIN_TOKEN is the development default: set your own anywhere but on one machine");
+}
+
+const tracing = startTracing("oneservice-comparator");
+const built = await buildComparator({ config, links, log, tracer: tracing.tracer });
+const address = await built.listen();
+await built.comparator.leader.start();
+built.comparator.startProbing();
+log.info({ address, links: config.links, comparatorId: config.comparatorId }, "comparator started");
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  log.info({ signal }, "stopping: releasing the leader lock");
+  const deadline = setTimeout(() => exit(1, "shutdown took longer than 10 s"), 10_000);
+  await built.close();
+  await tracing.shutdown();
+  clearTimeout(deadline);
+  log.info("stopped");
+  process.exit(0);
+}
+process.on("SIGTERM", () => void shutdown("SIGTERM"));
+process.on("SIGINT", () => void shutdown("SIGINT"));

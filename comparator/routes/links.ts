@@ -1,0 +1,65 @@
+import type { FastifyPluginAsync } from "fastify";
+import type { Comparator } from "../comparator.ts";
+import { LIVE_METRICS } from "../judge.ts";
+import { linkViewSchema } from "./schemas.ts";
+
+// What the comparator sees of every link, and the live gaps over time for the console's chart.
+export const linksRoutes: FastifyPluginAsync<{ comparator: Comparator }> = async (app, { comparator }) => {
+  app.get(
+    "/v1/links",
+    {
+      logLevel: "warn",
+      schema: {
+        response: {
+          200: {
+            type: "object",
+            properties: {
+              comparatorId: { type: "string" },
+              leader: { type: "boolean" },
+              probedAt: { type: ["string", "null"] },
+              date: { type: "string" },
+              probeIntervalMs: { type: "integer" },
+              links: { type: "array", items: linkViewSchema },
+              thresholds: { type: "object", additionalProperties: { type: "number" } },
+            },
+          },
+        },
+      },
+    },
+    async () => comparator.linksView(),
+  );
+
+  app.get<{ Querystring: { metric: string } }>(
+    "/v1/gaps",
+    {
+      logLevel: "warn",
+      schema: {
+        querystring: {
+          type: "object",
+          properties: {
+            metric: { type: "string", enum: LIVE_METRICS.map((m) => m.name), default: LIVE_METRICS[0]?.name },
+          },
+        },
+        response: {
+          200: {
+            type: "object",
+            properties: {
+              metric: { type: "string" },
+              points: {
+                type: "array",
+                items: {
+                  type: "object",
+                  properties: {
+                    t: { type: "number" },
+                    gaps: { type: "object", additionalProperties: { type: "number" } },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+    async (req) => comparator.gapsView(req.query.metric),
+  );
+};

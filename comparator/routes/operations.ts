@@ -1,0 +1,111 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
+import type { Comparator, OperatorOutcome, OperatorRequest } from "../comparator.ts";
+import { auditRecordSchema, errorSchema, routingDocumentSchema } from "./schemas.ts";
+
+// What an operator can do: fail over, pin, unpin. Each needs the admin token, a reason and the operator's name
+// (the audit record's "who"); a target that is not healthy is refused with the evidence unless `force` is
+// set, and a forced change is recorded as such.
+
+export interface OperationsOptions {
+  comparator: Comparator;
+  links: readonly string[];
+  adminToken: string;
+}
+
+interface Body {
+  to?: string;
+  reason: string;
+  operator: string;
+  force?: boolean;
+}
+
+export const operationsRoutes: FastifyPluginAsync<OperationsOptions> = async (app, opts) => {
+  const tokenDigest = sha256(opts.adminToken);
+  const properties = {
+    to: { type: "string", enum: opts.links },
+    reason: { type: "string", minLength: 3, maxLength: 500 },
+    operator: { type: "string", pattern: "^[A-Za-z0-9_.@ -]{1,64}$" },
+    force: { type: "boolean", default: false },
+  };
+  const response = {
+    200: {
+      type: "object",
+      required: ["routing", "audit"],
+      properties: { routing: routingDocumentSchema, audit: auditRecordSchema },
+    },
+    401: errorSchema,
+    409: errorSchema,
+    503: errorSchema,
+  };
+
+  app.addHook("onRequest", async (req, reply) => {
+    const header = req.headers.authorization ?? "";
+    const presented = header.startsWith("Bearer ") ? header.slice(7) : "";
+    if (!timingSafeEqual(sha256(presented), tokenDigest)) {
+      return reply.code(401).header("www-authenticate", "Bearer").send({
+        error: "unauthorized",
+        message: "send the admin token as Authorization: Bearer <ADMIN_TOKEN>",
+      });
+    }
+  });
+
+  const operation =
+    (run: (req: OperatorRequest) => Promise<OperatorOutcome>) =>
+    async (req: FastifyRequest<{ Body: Body }>, reply: FastifyReply) => {
+      const outcome = await run({
+        ...req.body,
+        client: { ip: req.ip, userAgent: req.headers["user-agent"] ?? "" },
+      });
+      if (outcome.ok) return { routing: outcome.routing, audit: outcome.audit };
+      const { status, ...error } = outcome;
+      return reply.code(status).send(error);
+    };
+
+  app.post<{ Body: Body }>(
+    "/v1/failover",
+    {
+      schema: {
+        body: {
+          type: "object",
+          additionalProperties: false,
+          required: ["to", "reason", "operator"],
+          properties,
+        },
+        response,
+      },
+    },
+    operation((r) => opts.comparator.failover(r)),
+  );
+
+  app.post<{ Body: Body }>(
+    "/v1/pin",
+    {
+      schema: {
+        body: { type: "object", additionalProperties: false, required: ["reason", "operator"], properties },
+        response,
+      },
+    },
+    operation((r) => opts.comparator.pin(r)),
+  );
+
+  app.post<{ Body: Body }>(
+    "/v1/unpin",
+    {
+      schema: {
+        body: {
+          type: "object",
+          additionalProperties: false,
+          required: ["reason", "operator"],
+          properties: { reason: properties.reason, operator: properties.operator },
+        },
+        response,
+      },
+    },
+    operation((r) => opts.comparator.unpin(r)),
+  );
+};
+
+function sha256(text: string): Buffer {
+  return createHash("sha256").update(text).digest();
+}

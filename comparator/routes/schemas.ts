@@ -1,0 +1,85 @@
+import { DECISION_KINDS } from "../audit.ts";
+import { LINK_STATES } from "../metrics.ts";
+
+// JSON schemas shared by the comparator's routes: they validate input and shape (and document) output.
+
+/** Evidence and other open-ended objects: kept whole, whatever their fields. */
+export const openObject = { type: "object", additionalProperties: true } as const;
+
+const nullableNumber = { type: ["number", "null"] } as const;
+
+export const routingDocumentSchema = {
+  type: "object",
+  required: ["version", "active", "standby", "mode", "reason", "changedAt", "changedBy"],
+  properties: {
+    version: { type: "integer" },
+    active: { type: "string" },
+    standby: { type: "array", items: { type: "string" } },
+    mode: { type: "string", enum: ["auto", "manual"] },
+    reason: { type: "string" },
+    changedAt: { type: "string" },
+    changedBy: { type: "string" },
+  },
+} as const;
+
+export const auditRecordSchema = {
+  type: "object",
+  required: ["id", "at", "kind", "by", "reason", "evidence"],
+  properties: {
+    id: { type: "string" },
+    at: { type: "string" },
+    kind: { type: "string", enum: DECISION_KINDS },
+    by: { type: "string" },
+    reason: { type: "string" },
+    link: { type: "string" },
+    from: { type: "string" },
+    to: { type: "string" },
+    routingVersion: { type: "integer" },
+    evidence: openObject,
+  },
+} as const;
+
+export const errorSchema = {
+  type: "object",
+  required: ["error", "message"],
+  properties: {
+    error: { type: "string" },
+    message: { type: "string" },
+    evidence: openObject,
+    leader: { type: ["object", "null"], additionalProperties: true },
+  },
+} as const;
+
+const findingSchema = {
+  type: "object",
+  required: ["rule", "detail", "evidence"],
+  properties: { rule: { type: "string" }, detail: { type: "string" }, evidence: openObject },
+} as const;
+
+const numbersByName = { type: "object", additionalProperties: { type: "number" } } as const;
+
+export const linkViewSchema = {
+  type: "object",
+  properties: {
+    id: { type: "string" },
+    priority: { type: "integer" },
+    state: { type: "string", enum: LINK_STATES },
+    since: { type: "string" },
+    eligible: { type: "boolean" },
+    healthyClosedMinutes: nullableNumber,
+    pending: {
+      type: ["object", "null"],
+      properties: { state: { type: "string" }, probes: { type: "integer" } },
+    },
+    findings: { type: "array", items: findingSchema },
+    suspicions: { type: "array", items: findingSchema },
+    error: { type: ["string", "null"] },
+    heartbeatAgeMs: nullableNumber,
+    watermark: { type: "number" },
+    watermarkBehindMs: nullableNumber,
+    lagRecords: nullableNumber,
+    closedThrough: { type: "number" },
+    values: numbersByName,
+    gaps: numbersByName,
+  },
+} as const;
