@@ -171,9 +171,11 @@ describe("comparator: judging and automatic failover", () => {
     }));
     assert.deepEqual(await linkStates(c), { a: "healthy", b: "healthy", c: "diverged" });
     const [change] = (await audit(c)).filter((r) => r.kind === "state_change" && r.to === "diverged");
-    const finding = (
-      change?.evidence.findings as unknown as { rule: string; evidence: Record<string, unknown> }[]
-    )[0];
+    const findings = change?.evidence.findings as unknown as {
+      rule: string;
+      evidence: Record<string, unknown>;
+    }[];
+    const finding = findings?.[0];
     assert.equal(finding?.rule, "digest_mismatch");
     assert.deepEqual(finding?.evidence.majorityLinks, ["a", "b"]);
     assert.equal(
