@@ -82,10 +82,10 @@ export function gatewayMetrics(registry: Registry, links: readonly string[]) {
       help: "Routing documents applied that changed the active link",
       registers,
     }),
-    routingInvalid: new Counter({
-      name: "oneservice_gateway_routing_invalid_total",
-      help: "Routing or health documents read from Consul and ignored because they were invalid",
-      labelNames: ["key"] as const,
+    consulDocuments: new Counter({
+      name: "oneservice_gateway_consul_documents_total",
+      help: "Routing and health documents received from Consul: applied, unchanged (same value again) or invalid (ignored, the last good one stays)",
+      labelNames: ["key", "result"] as const,
       registers,
     }),
     consulErrors: new Counter({

@@ -9,6 +9,7 @@ import type { GatewayMetrics } from "../metrics.ts";
 
 const SESSION_TTL = "15s";
 const RENEW_EVERY_MS = 5_000;
+const RETRY_AFTER_MS = 500;
 
 export class GatewayAcknowledger {
   private sessionId: string | null = null;
@@ -17,6 +18,8 @@ export class GatewayAcknowledger {
   private writing: Promise<void> | null = null;
   private rerun = false;
   private readonly timer: NodeJS.Timeout;
+  private retry: NodeJS.Timeout | null = null;
+  private heldWarned = false;
   private stopped = false;
 
   constructor(
@@ -47,6 +50,7 @@ export class GatewayAcknowledger {
   async release(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    if (this.retry) clearTimeout(this.retry);
     await this.writing;
     if (this.sessionId === null) return;
     try {
@@ -95,14 +99,29 @@ export class GatewayAcknowledger {
       });
       if (!held) {
         // Another session holds the key: most likely this gateway's previous life, until its session expires.
-        this.log.warn({ key: this.key }, "acknowledgement key held by another session; retrying");
+        if (!this.heldWarned)
+          this.log.warn({ key: this.key }, "acknowledgement key held by another session; retrying");
+        this.heldWarned = true;
+        this.retrySoon();
         return;
       }
       this.written = ack;
+      this.heldWarned = false;
     } catch (err) {
       this.metrics.consulErrors.inc({ operation: "ack" });
       this.log.warn({ err: (err as Error).message, version: ack.version }, "routing acknowledgement failed");
+      this.retrySoon();
     }
+  }
+
+  // Sooner than the next renewal: the comparator counts switched gateways by their acknowledgements.
+  private retrySoon(): void {
+    if (this.retry || this.stopped) return;
+    this.retry = setTimeout(() => {
+      this.retry = null;
+      void this.flush();
+    }, RETRY_AFTER_MS);
+    this.retry.unref();
   }
 
   private async renew(): Promise<void> {

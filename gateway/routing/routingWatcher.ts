@@ -161,7 +161,9 @@ export class RoutingWatcher {
     }
     this.routingKeyPresent = true;
     const doc = this.parse(item.Value);
-    if (doc) this.apply(doc, "consul");
+    if (!doc) return;
+    const applied = this.apply(doc, "consul");
+    this.opts.metrics.consulDocuments.inc({ key: "routing", result: applied ? "applied" : "unchanged" });
   }
 
   private parse(raw: string): RoutingDocument | null {
@@ -174,7 +176,7 @@ export class RoutingWatcher {
       problem = "not JSON";
     }
     if (problem === null) return normalize(value as RoutingDocument);
-    this.opts.metrics.routingInvalid.inc({ key: "routing" });
+    this.opts.metrics.consulDocuments.inc({ key: "routing", result: "invalid" });
     this.opts.log.error(
       { problem, value: raw.slice(0, 500), kept: this.doc?.version ?? null },
       "INVALID routing document in Consul ignored; the last good one stays in force",
@@ -182,12 +184,13 @@ export class RoutingWatcher {
     return null;
   }
 
-  private apply(doc: RoutingDocument, source: RoutingSource): void {
+  /** Puts `doc` in force unless it is the one already in force; says whether it did. */
+  private apply(doc: RoutingDocument, source: RoutingSource): boolean {
     const previous = this.doc;
     if (previous && sameDocument(previous, doc)) {
       // Consul confirming the local copy: nothing changes but where the document in force comes from.
       if (this.source === "file") this.source = source;
-      return;
+      return false;
     }
     this.doc = doc;
     this.source = source;
@@ -209,6 +212,7 @@ export class RoutingWatcher {
     );
     if (source !== "file") this.saving = this.saving.then(() => this.writeCopy(doc));
     void this.acknowledger.ack(doc, this.appliedAt);
+    return true;
   }
 
   private onHealth(item: KvItem | undefined): void {
@@ -219,9 +223,11 @@ export class RoutingWatcher {
     try {
       const doc = JSON.parse(item.Value) as HealthDocument;
       if (typeof doc?.links !== "object" || doc.links === null) throw new Error("links missing");
+      const changed = JSON.stringify(doc) !== JSON.stringify(this.healthDoc);
       this.healthDoc = doc;
+      this.opts.metrics.consulDocuments.inc({ key: "health", result: changed ? "applied" : "unchanged" });
     } catch (err) {
-      this.opts.metrics.routingInvalid.inc({ key: "health" });
+      this.opts.metrics.consulDocuments.inc({ key: "health", result: "invalid" });
       this.opts.log.error({ err: (err as Error).message }, "invalid health document in Consul ignored");
     }
   }
