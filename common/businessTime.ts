@@ -17,6 +17,7 @@ export interface Bucket {
 export class BusinessClock {
   private readonly offsets = new Map<number, number>();
   private readonly format: Intl.DateTimeFormat;
+  private last: Bucket | undefined;
 
   constructor(readonly timeZone: string) {
     this.format = new Intl.DateTimeFormat("en-US", {
@@ -53,10 +54,13 @@ export class BusinessClock {
 
   bucket(epochMs: number): Bucket {
     const minuteStart = Math.floor(epochMs / MINUTE_MS) * MINUTE_MS;
+    // Events arrive roughly in time order, so most fall in the minute of the one before.
+    if (this.last?.minuteStart === minuteStart) return this.last;
     const local = new Date(minuteStart + this.offsetAt(epochMs));
     const date = local.toISOString().slice(0, 10);
     const minute = `${pad(local.getUTCHours())}${pad(local.getUTCMinutes())}`;
-    return { date, minute, minuteStart };
+    this.last = { date, minute, minuteStart };
+    return this.last;
   }
 
   /** The business day containing an instant. */

@@ -62,6 +62,9 @@ export class LinkProcessor {
       sessionTimeout: 10_000,
       heartbeatInterval: 1_000,
       maxBytesPerPartition: 4 * 1024 * 1024,
+      // An empty fetch is held for its whole MaxWait by some brokers (the dev stack's mock among them): a short
+      // wait keeps event-to-visible latency low when traffic is light.
+      maxWaitTimeInMs: 100,
       retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 2_000, restartOnFailure: async () => false },
     });
     this.producer = d.kafka.producer({ allowAutoTopicCreation: false, retry: { retries: 5 } });
