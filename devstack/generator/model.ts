@@ -158,8 +158,6 @@ interface Step {
 }
 
 export class TrafficModel {
-  /** The virtual clock, epoch ms (fractional): when the next record happens. */
-  now: number;
   readonly counts: ModelCounts = {
     records: 0,
     orders: 0,
@@ -178,6 +176,8 @@ export class TrafficModel {
   private orderSeq = 0;
   private paymentSeq = 0;
   private adSeq = 0;
+  // Kept relative to the start: at epoch magnitudes (1e12 ms) a float cannot add 0.025 ms steps accurately.
+  private elapsed = 0;
 
   constructor(private readonly opts: ModelOptions) {
     validateProfile(opts.profile);
@@ -188,13 +188,17 @@ export class TrafficModel {
       if (!(opts[f] >= 0 && opts[f] <= 1)) throw new RangeError(`${f} must be within [0, 1]`);
     this.rng = new Rng(opts.seed);
     this.population = new Population(opts.seed, opts.population ?? DEFAULT_POPULATION);
-    this.now = opts.startTime;
+  }
+
+  /** The virtual clock, epoch ms (fractional): when the next record happens. */
+  get now(): number {
+    return this.opts.startTime + this.elapsed;
   }
 
   next(): GenRecord {
     const record = this.produce();
     this.counts.records++;
-    this.now += intervalAt(this.opts.profile, this.now - this.opts.startTime);
+    this.elapsed += intervalAt(this.opts.profile, this.elapsed);
     return record;
   }
 
