@@ -147,7 +147,7 @@ export const streamRoutes: FastifyPluginAsync<StreamOptions> = async (app, opts)
       schema: {
         summary: "Server-Sent Events with the changed values of a subscription, for big screens",
         description:
-          "Events: `snapshot` (everything, first), `update` (changed parts only), `unavailable` (no link " +
+          "Events: `snapshot` (everything, first, plus the business timeZone), `update` (changed parts only), `unavailable` (no link " +
           "answered and no last-known value). Data: {link, routingVersion, asOf, date, stale, values?, top?, " +
           "series?}; values.<metric> = {value, stale}, top.<metric>:<dim> = {entries, stale}, " +
           "series.<metric> = {points: [{t, minute, value}], stale} (last 60 minutes).",
@@ -236,7 +236,8 @@ export const streamRoutes: FastifyPluginAsync<StreamOptions> = async (app, opts)
         .header("cache-control", "no-cache, no-transform")
         .header("x-accel-buffering", "no");
       changes(sent, first);
-      write(`retry: 2000\n\n${sseEvent(++id, "snapshot", { ...first.meta, ...first.parts })}`);
+      const snapshot = { ...first.meta, timeZone: opts.clock.timeZone, ...first.parts };
+      write(`retry: 2000\n\n${sseEvent(++id, "snapshot", snapshot)}`);
       return reply.send(stream);
     },
   );

@@ -121,13 +121,18 @@ function showChart(series) {
     const v = (top / 4) * g;
     root.append(svg("line", { class: "grid", x1: pad.left, x2: width - pad.right, y1: y(v), y2: y(v) }));
     root.append(
-      svg("text", { class: "axis", x: pad.left - 8, y: y(v) + 4, "text-anchor": "end" }, FORMAT.gmv(v)),
+      svg(
+        "text",
+        { class: "axis", x: pad.left - 8, y: y(v) + 4, "text-anchor": "end" },
+        `¥${count.format(v / 100)}`,
+      ),
     );
   }
   points.forEach((p, i) => {
     if (i % 10 !== 0 && i !== points.length - 1) return;
     const label = `${p.minute.slice(0, 2)}:${p.minute.slice(2)}`;
-    root.append(svg("text", { class: "axis", x: x(i), y: height - 8, "text-anchor": "middle" }, label));
+    const anchor = i === points.length - 1 ? "end" : i === 0 ? "start" : "middle";
+    root.append(svg("text", { class: "axis", x: x(i), y: height - 8, "text-anchor": anchor }, label));
   });
   if (points.length > 0) {
     const line = points
@@ -149,18 +154,23 @@ function render() {
   $("link").dataset.link = meta.link;
   $("routing-version").textContent = String(meta.routingVersion);
   $("date").textContent = meta.date;
-  $("as-of").textContent = meta.asOf ? new Date(meta.asOf).toLocaleTimeString("en-GB") : "—";
+  $("as-of").textContent = meta.asOf ? timeOfDay.format(new Date(meta.asOf)) : "—";
   setStatus(meta.stale ? "stale" : "live", meta.stale ? "stale" : "live");
   const list = state.top["gmv:seller"];
   if (list) showTop(list);
   if (state.series.gmv) showChart(state.series.gmv);
 }
 
+// Times read in the business time zone, as the minute chart's labels are; the first event names it.
+let timeOfDay = new Intl.DateTimeFormat("en-GB", { timeStyle: "medium" });
+
 function onEvent(event, data) {
   if (event === "unavailable") {
     setStatus("down", "no data");
     return;
   }
+  if (data.timeZone)
+    timeOfDay = new Intl.DateTimeFormat("en-GB", { timeStyle: "medium", timeZone: data.timeZone });
   state.meta = {
     link: data.link,
     routingVersion: data.routingVersion,
