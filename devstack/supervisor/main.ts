@@ -35,7 +35,11 @@ async function otherSupervisor(stackFile: string): Promise<number | null> {
 
 async function supervise(): Promise<void> {
   if (process.argv.includes("--help")) {
-    process.stdout.write(`npm start: the OneService HA dev stack\n\n${describeConfig(supervisorSettings)}\n`);
+    process.stdout.write(
+      `npm start: the OneService HA dev stack\n\n${describeConfig(supervisorSettings)}\n` +
+        "| `KAFKA_BROKERS_<ID>` | (unset) | a real Kafka for link <ID>: no embedded one is started |\n" +
+        "| `REDIS_URL_<ID>` | (unset) | a running Redis for link <ID>: no redis-server is started |\n",
+    );
     return;
   }
   let config: ReturnType<typeof loadConfig<typeof supervisorSettings>>;
