@@ -53,7 +53,7 @@ port.on("message", (m: ToWorker) => {
   else {
     closing = true;
     deadline = m.deadline;
-    setTimeout(() => wake?.(), Math.max(0, deadline - Date.now())).unref();
+    if (Number.isFinite(deadline)) setTimeout(() => wake?.(), Math.max(0, deadline - Date.now())).unref();
   }
   wake?.();
 });

@@ -36,6 +36,7 @@ export interface LinkStats {
 
 const LOG_EVERY_MS = 10_000;
 const CLOSE_GRACE_MS = 2000;
+const CLOSE_POLL_MS = 20;
 
 // Workers do not inherit tsx's loader, so the worker starts from a small ES module that registers it first.
 const WORKER_URL = new URL("./linkWorker.ts", import.meta.url).href;
@@ -120,24 +121,23 @@ export class LinkWriter {
   }
 
   /**
-   * Lets the worker send what is queued until `deadline` (epoch ms), then counts what is left (unsent or
-   * unconfirmed) as dropped and ends the worker. Resolves with the final stats.
+   * Lets the worker send what is queued until `deadline` (epoch ms; may be infinite) or until the link
+   * stalls, then counts what is left (unsent or unconfirmed) as dropped and ends the worker. Resolves with
+   * the final stats.
    */
   async close(deadline: number): Promise<LinkStats> {
     this.post({ type: "close", deadline });
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      this.closed,
-      new Promise((resolve) => {
-        timer = setTimeout(resolve, Math.max(0, deadline - Date.now()) + CLOSE_GRACE_MS);
-      }),
-    ]);
-    clearTimeout(timer);
+    let finished = false;
+    void this.closed.then(() => {
+      finished = true;
+    });
+    while (!finished && !this.stalled() && Date.now() < deadline + CLOSE_GRACE_MS)
+      await new Promise((resolve) => setTimeout(resolve, CLOSE_POLL_MS));
     await this.worker.terminate();
     if (this.queued > 0) {
       this.opts.logger.error(
         { link: this.id, unsent: this.queued },
-        `link ${this.id}: ${this.queued} records not acknowledged by Kafka before the shutdown deadline`,
+        `link ${this.id}: ${this.queued} records not acknowledged by Kafka before it stopped`,
       );
       this.dropped += this.queued;
       this.queued = 0;

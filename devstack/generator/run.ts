@@ -125,20 +125,18 @@ export async function runGenerator(run: GeneratorRun): Promise<GeneratorResult> 
   );
 
   let bytes = 0;
-  let abortedAt: number | null = null;
+  // Once stopped, what is in hand gets SHUTDOWN_TIMEOUT_MS to reach Kafka; at the end of a counted run
+  // there is no hurry and every live link is drained completely.
+  let deadline = Number.POSITIVE_INFINITY;
   run.signal?.addEventListener(
     "abort",
     () => {
-      abortedAt = Date.now();
+      deadline = Date.now() + SHUTDOWN_TIMEOUT_MS;
     },
     { once: true },
   );
   const dispatch = async (chunk: Chunk) => {
-    // After a stop request the wait is bounded, so a stuck link cannot hold the shutdown forever.
-    while (
-      writers.some((w) => w.full(chunk.records)) &&
-      (abortedAt === null || Date.now() < abortedAt + SHUTDOWN_TIMEOUT_MS)
-    )
+    while (writers.some((w) => w.full(chunk.records)) && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, BACKPRESSURE_POLL_MS));
     for (const w of writers) w.enqueue(chunk);
     bytes += chunk.bytes;
@@ -169,12 +167,14 @@ export async function runGenerator(run: GeneratorRun): Promise<GeneratorResult> 
     const last = batcher.take(true);
     if (last) await dispatch(last);
   } finally {
-    // A stalled link has had its chance: it gets no grace period to hold the shutdown up.
-    const deadline = Date.now() + SHUTDOWN_TIMEOUT_MS;
-    links = await Promise.all(writers.map((w) => w.close(w.stalled() ? Date.now() : deadline)));
-    await truth?.close();
-    progress?.stop();
-    logger.info({ counts: model.counts, links }, "generator stopped");
+    // The truth file first: it is complete now, and a supervisor's SIGKILL may follow while links drain.
+    try {
+      await truth?.close();
+    } finally {
+      links = await Promise.all(writers.map((w) => w.close(deadline)));
+      progress?.stop();
+      logger.info({ counts: model.counts, links }, "generator stopped");
+    }
   }
   return {
     counts: { ...model.counts },

@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { Redis } from "ioredis";
 import { parseOrder } from "../../common/events.ts";
 import { keys } from "../../common/keys.ts";
@@ -12,6 +11,7 @@ import { TrafficModel } from "../../devstack/generator/model.ts";
 import { Population, SELLER_TIERS } from "../../devstack/generator/population.ts";
 import { loadSellerTiers } from "../../devstack/generator/sellerTierLoader.ts";
 import { type RunningRedis, startRedis } from "../../devstack/redis/launcher.ts";
+import { useTempDir } from "./tempDir.ts";
 
 const SIZES = { sellers: 3000, buyers: 10_000, categories: 300, industries: 25, advertisers: 100 };
 
@@ -20,22 +20,13 @@ async function readJson(file: string): Promise<Record<string, string>> {
 }
 
 describe("generator dimensions", () => {
-  let dir: string;
   let redis: RunningRedis | undefined;
-
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), "generator-dims-"));
-  });
-
-  after(async () => {
-    await redis?.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const tmp = useTempDir("generator-dims-", async () => redis?.stop());
 
   it("writes tables that cover every category and seller in the events, the same for the same seed", async () => {
-    const files = await writeDimensions(join(dir, "one"), new Population("s1", SIZES));
-    const again = await writeDimensions(join(dir, "two"), new Population("s1", SIZES));
-    const other = await writeDimensions(join(dir, "three"), new Population("s2", SIZES));
+    const files = await writeDimensions(join(tmp(), "one"), new Population("s1", SIZES));
+    const again = await writeDimensions(join(tmp(), "two"), new Population("s1", SIZES));
+    const other = await writeDimensions(join(tmp(), "three"), new Population("s2", SIZES));
     const industries = await readJson(files.categoryIndustry);
     const tiers = await readJson(files.sellerTier);
     assert.deepEqual(await readJson(again.categoryIndustry), industries);
@@ -71,8 +62,8 @@ describe("generator dimensions", () => {
   });
 
   it("loads seller tiers into a link's Redis, replacing the previous table whole", async () => {
-    redis = await startRedis({ linkId: "t", dataDir: join(dir, "redis") });
-    const files = await writeDimensions(join(dir, "load"), new Population("s1", SIZES));
+    redis = await startRedis({ linkId: "t", dataDir: join(tmp(), "redis") });
+    const files = await writeDimensions(join(tmp(), "load"), new Population("s1", SIZES));
     const tiers = await readJson(files.sellerTier);
     assert.equal(await loadSellerTiers(redis.url, files.sellerTier), 3000);
 
@@ -82,7 +73,7 @@ describe("generator dimensions", () => {
       assert.equal(await client.hget(keys.sellerTier, "s-1"), tiers["s-1"]);
       assert.deepEqual(await client.hgetall(keys.sellerTier), tiers);
 
-      const smaller = join(dir, "smaller.json");
+      const smaller = join(tmp(), "smaller.json");
       await writeFile(smaller, JSON.stringify({ "s-1": "bronze", "s-2": "gold" }));
       assert.equal(await loadSellerTiers(redis.url, smaller), 2);
       assert.deepEqual(await client.hgetall(keys.sellerTier), { "s-1": "bronze", "s-2": "gold" });
@@ -93,7 +84,7 @@ describe("generator dimensions", () => {
   });
 
   it("refuses a file that is not a {sellerId: tier} object", async () => {
-    const bad = join(dir, "bad.json");
+    const bad = join(tmp(), "bad.json");
     await writeFile(bad, JSON.stringify(["s-1", "gold"]));
     await assert.rejects(loadSellerTiers("redis://127.0.0.1:1", bad), /expected a JSON object/);
   });

@@ -1,16 +1,16 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { Kafka, logLevel } from "kafkajs";
 import { pino } from "pino";
 import { INPUT_TOPICS } from "../../common/topics.ts";
 import { runGenerator } from "../../devstack/generator/run.ts";
 import { type EmbeddedKafka, startEmbeddedKafka } from "../../devstack/kafka/launcher.ts";
+import { useTempDir } from "./tempDir.ts";
 
 // The generator against real embedded Kafkas: both links hold the same records in the same order per
 // partition, the truth file is exactly what was produced, a dead link does not stop the others, and the
@@ -80,24 +80,15 @@ function total(p: Partitions): number {
 }
 
 describe("generator into embedded Kafka", () => {
-  let dir: string;
   const kafkas: EmbeddedKafka[] = [];
-
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), "generator-test-"));
-  });
-
-  after(async () => {
-    await Promise.all(kafkas.map((k) => k.stop()));
-    await rm(dir, { recursive: true, force: true });
-  });
+  const tmp = useTempDir("generator-test-", () => Promise.all(kafkas.map((k) => k.stop())));
 
   it("writes the same records in the same per-partition order to two links, as in the truth file", async () => {
     const [a, b] = await Promise.all(
       ["a", "b"].map((linkId) => startEmbeddedKafka({ linkId, partitions: PARTITIONS })),
     );
     kafkas.push(a as EmbeddedKafka, b as EmbeddedKafka);
-    const truthFile = join(dir, "truth.ndjson");
+    const truthFile = join(tmp(), "truth.ndjson");
     const count = 30_000;
     const result = await runGenerator({
       links: [a, b].map((k) => ({
@@ -174,7 +165,7 @@ describe("generator into embedded Kafka", () => {
   it("on SIGTERM sends what it has in hand, writes the same to the truth file and exits 0", async () => {
     const link = await startEmbeddedKafka({ linkId: "d", partitions: PARTITIONS });
     kafkas.push(link);
-    const truthFile = join(dir, "sigterm.ndjson");
+    const truthFile = join(tmp(), "sigterm.ndjson");
     const child = spawn(process.execPath, ["--import", "tsx", MAIN], {
       env: {
         ...process.env,
@@ -183,7 +174,7 @@ describe("generator into embedded Kafka", () => {
         KAFKA_PARTITIONS: String(PARTITIONS),
         GENERATOR_RATE: "5000",
         GENERATOR_TRUTH_FILE: truthFile,
-        GENERATOR_DIMS_DIR: join(dir, "dims"),
+        GENERATOR_DIMS_DIR: join(tmp(), "dims"),
         LOG_LEVEL: "info",
       },
       stdio: ["ignore", "pipe", "pipe"],
@@ -208,7 +199,7 @@ describe("generator into embedded Kafka", () => {
       assert.ok(total(truth) > 1000, `only ${total(truth)} records`);
       assert.equal(total(onLink), total(truth));
       for (const [partition, records] of truth) assert.deepEqual(onLink.get(partition), records, partition);
-      const tiers = JSON.parse(await readFile(join(dir, "dims", "seller_tier.json"), "utf8")) as object;
+      const tiers = JSON.parse(await readFile(join(tmp(), "dims", "seller_tier.json"), "utf8")) as object;
       assert.equal(Object.keys(tiers).length, 20_000);
     } finally {
       if (child.exitCode === null && child.signalCode === null) process.kill(child.pid as number, "SIGKILL");

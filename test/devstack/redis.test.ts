@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { Redis } from "ioredis";
 import { type RunningRedis, startRedis } from "../../devstack/redis/launcher.ts";
+import { useTempDir } from "./tempDir.ts";
 
 function alive(pid: number): boolean {
   try {
@@ -17,20 +16,11 @@ function alive(pid: number): boolean {
 }
 
 describe("redis launcher", () => {
-  let dir: string;
   const started: RunningRedis[] = [];
-
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), "redis-test-"));
-  });
-
-  after(async () => {
-    for (const r of started) await r.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const tmp = useTempDir("redis-test-", () => Promise.all(started.map((r) => r.stop())));
 
   it("keeps data across a restart on the same directory and leaves no process behind", async () => {
-    const dataDir = join(dir, "a");
+    const dataDir = join(tmp(), "a");
     const first = await startRedis({ linkId: "a", dataDir });
     started.push(first);
     assert.match(first.url, /^redis:\/\/127\.0\.0\.1:\d+$/);
@@ -56,7 +46,7 @@ describe("redis launcher", () => {
 
   it("says how to install redis-server when the binary is missing", async () => {
     await assert.rejects(
-      startRedis({ linkId: "a", dataDir: join(dir, "missing"), binary: "/nonexistent/redis-server" }),
+      startRedis({ linkId: "a", dataDir: join(tmp(), "missing"), binary: "/nonexistent/redis-server" }),
       /apt-get install redis-server/,
     );
   });
@@ -67,7 +57,7 @@ describe("redis launcher", () => {
     await new Promise((r) => blocker.once("listening", r));
     const port = (blocker.address() as { port: number }).port;
     try {
-      await assert.rejects(startRedis({ linkId: "b", dataDir: join(dir, "b"), port }), (err: Error) => {
+      await assert.rejects(startRedis({ linkId: "b", dataDir: join(tmp(), "b"), port }), (err: Error) => {
         assert.match(err.message, /did not become ready/);
         assert.match(err.message, /Address already in use/);
         return true;
