@@ -13,13 +13,19 @@ export interface Chunk {
   records: number;
   /** Payload bytes: keys and values. */
   bytes: number;
-  /** [topic index into INPUT_TOPICS, partition, record count] per batch, in sealing order. */
+  /**
+   * BATCH_FIELDS ints per batch, in sealing order: topic index into INPUT_TOPICS, partition, record count,
+   * index of its first record in `lengths`, offset of its first byte in `data`. The last two let a producer
+   * thread that serves only some partitions skip straight to its batches.
+   */
   batches: Int32Array;
   /** [key bytes, value bytes] per record, batch after batch. */
   lengths: Int32Array;
   /** Each record's key then value, back to back, in the order of `lengths`. */
   data: SharedArrayBuffer;
 }
+
+export const BATCH_FIELDS = 5;
 
 interface Sealed {
   slot: number;
@@ -73,14 +79,15 @@ export class Batcher {
   }
 
   private encode(): Chunk {
-    const batches = new Int32Array(this.sealed.length * 3);
+    const batches = new Int32Array(this.sealed.length * BATCH_FIELDS);
     const lengths = new Int32Array(this.sealedCount * 2);
     let offset = 0;
     let r = 0;
     this.sealed.forEach(({ slot, records }, b) => {
-      batches[3 * b] = Math.floor(slot / this.partitions);
-      batches[3 * b + 1] = slot % this.partitions;
-      batches[3 * b + 2] = records.length;
+      batches.set(
+        [Math.floor(slot / this.partitions), slot % this.partitions, records.length, r / 2, offset],
+        b * BATCH_FIELDS,
+      );
       for (const rec of records) {
         const keyBytes = this.write(rec.key, offset);
         const valueBytes = this.write(rec.value, offset + keyBytes);

@@ -102,6 +102,12 @@ export const generatorSettings = {
     min: 1,
     doc: "records queued per link; the generator waits for a link whose queue is full unless it is stalled",
   }),
+  linkThreads: int({
+    env: "GENERATOR_LINK_THREADS",
+    default: 1,
+    min: 1,
+    doc: "producer threads per link, each serving a share of the partitions; kafkajs encodes about 100k records/s per thread",
+  }),
   linkStallMs: duration({
     env: "GENERATOR_LINK_STALL",
     default: 10_000,

@@ -1,22 +1,23 @@
 import { Worker } from "node:worker_threads";
 import type { Logger } from "../../common/logger.ts";
-import type { Chunk } from "./batcher.ts";
+import { BATCH_FIELDS, type Chunk } from "./batcher.ts";
 import type { FromWorker, LinkWorkerData, ToWorker } from "./linkWorker.ts";
 
-// The generator's handle on one link: a worker thread running that link's producer (linkWorker.ts), and the
-// accounting that keeps links apart. Links are isolated, so one link's Kafka being down must not stop the
-// others:
-// - Each link holds at most `maxQueued` records that its Kafka has not acknowledged yet.
-// - The generator waits for a link whose queue is full (backpressure: an unpaced run goes at the pace of
-//   the slowest live link) unless that link is stalled: records waiting and no acknowledgement for
-//   `stallAfterMs`.
-// - A chunk for a link without room is dropped for that link (counted, logged loudly). What was queued is
-//   still delivered, in order, when its Kafka comes back; nothing is ever reordered, but a link that dropped
+// The generator's handle on one producer thread of a link (linkWorker.ts; a link has `shards` of them, each
+// serving a fixed share of the partitions), and the accounting that keeps links apart. Links are isolated,
+// so one link's Kafka being down must not stop the others:
+// - Each thread holds at most `maxQueued` records that its Kafka has not acknowledged yet.
+// - The generator waits for a thread whose queue is full (backpressure: an unpaced run goes at the pace of
+//   the slowest live link) unless it is stalled: records waiting and no acknowledgement for `stallAfterMs`.
+// - A chunk for a thread without room is dropped for it (counted, logged loudly). What was queued is still
+//   delivered, in order, when its Kafka comes back; nothing is ever reordered, but a link that dropped
 //   anything has a gap in its input and will diverge from the others, which is for the comparator to see.
 
 export interface LinkWriterOptions {
   id: string;
   brokers: string[];
+  shard: number;
+  shards: number;
   maxQueued: number;
   stallAfterMs: number;
   logger: Logger;
@@ -49,6 +50,8 @@ const BOOT = new URL(
 
 export class LinkWriter {
   readonly id: string;
+  /** The link, and which of its threads, for log lines. */
+  private readonly name: string;
   private readonly worker: Worker;
   private queued = 0;
   private sent = 0;
@@ -62,7 +65,14 @@ export class LinkWriter {
 
   constructor(private readonly opts: LinkWriterOptions) {
     this.id = opts.id;
-    const workerData: LinkWorkerData = { id: opts.id, brokers: opts.brokers };
+    this.name =
+      opts.shards > 1 ? `link ${opts.id} (thread ${opts.shard + 1} of ${opts.shards})` : `link ${opts.id}`;
+    const workerData: LinkWorkerData = {
+      id: opts.id,
+      brokers: opts.brokers,
+      shard: opts.shard,
+      shards: opts.shards,
+    };
     this.worker = new Worker(BOOT, { workerData });
     this.closed = new Promise((resolve) => {
       this.worker.on("message", (m: FromWorker) => {
@@ -76,7 +86,7 @@ export class LinkWriter {
       this.dead = true;
       opts.logger.error(
         { link: this.id, err },
-        `link ${this.id}: its producer thread died; the link gets nothing more`,
+        `${this.name}: its producer thread died; the link gets nothing more`,
       );
     });
   }
@@ -85,28 +95,30 @@ export class LinkWriter {
     return this.dead || (this.queued > 0 && now - this.lastProgress > this.opts.stallAfterMs);
   }
 
-  /** Whether the generator should wait before handing this link `records` more. */
-  full(records: number): boolean {
-    return this.noRoomFor(records) && !this.stalled();
+  /** Whether the generator should wait before handing this thread the chunk. */
+  full(chunk: Chunk): boolean {
+    return this.noRoomFor(this.recordsOf(chunk)) && !this.stalled();
   }
 
   enqueue(chunk: Chunk): void {
-    if (this.dead || this.noRoomFor(chunk.records)) {
-      this.dropped += chunk.records;
+    const records = this.recordsOf(chunk);
+    if (records === 0) return;
+    if (this.dead || this.noRoomFor(records)) {
+      this.dropped += records;
       const now = Date.now();
       if (now - this.lastDropLog >= LOG_EVERY_MS) {
         this.lastDropLog = now;
         this.opts.logger.error(
           { link: this.id, dropped: this.dropped, queued: this.queued },
-          `link ${this.id}: its Kafka has acknowledged nothing for over ${this.opts.stallAfterMs} ms and its queue ` +
+          `${this.name}: its Kafka has acknowledged nothing for over ${this.opts.stallAfterMs} ms and its queue ` +
             "is full: dropping records for this link, whose metrics will diverge from the others",
         );
       }
       return;
     }
     if (this.queued === 0) this.lastProgress = Date.now();
-    this.queued += chunk.records;
-    this.post({ type: "chunk", chunk });
+    this.queued += records;
+    this.post({ type: "chunk", chunk, records });
   }
 
   stats(): LinkStats {
@@ -137,12 +149,22 @@ export class LinkWriter {
     if (this.queued > 0) {
       this.opts.logger.error(
         { link: this.id, unsent: this.queued },
-        `link ${this.id}: ${this.queued} records not acknowledged by Kafka before it stopped`,
+        `${this.name}: ${this.queued} records not acknowledged by Kafka before it stopped`,
       );
       this.dropped += this.queued;
       this.queued = 0;
     }
     return this.stats();
+  }
+
+  /** How many of the chunk's records are in this thread's partitions. */
+  private recordsOf(chunk: Chunk): number {
+    if (this.opts.shards === 1) return chunk.records;
+    let n = 0;
+    for (let b = 0; b < chunk.batches.length; b += BATCH_FIELDS)
+      if ((chunk.batches[b + 1] as number) % this.opts.shards === this.opts.shard)
+        n += chunk.batches[b + 2] as number;
+    return n;
   }
 
   // An empty queue takes any chunk, so a chunk larger than the bound still gets through.
@@ -167,7 +189,24 @@ export class LinkWriter {
     this.lastFailureLog = now;
     this.opts.logger.error(
       { link: this.id, err: error, failedSends: this.failedSends, queued: this.queued },
-      `link ${this.id}: send to Kafka failed; retrying the same chunk`,
+      `${this.name}: send to Kafka failed; retrying the same chunk`,
     );
   }
+}
+
+/** One row per link: the sums over its threads. */
+export function statsPerLink(threads: LinkStats[]): LinkStats[] {
+  const links = new Map<string, LinkStats>();
+  for (const t of threads) {
+    const l = links.get(t.id);
+    if (!l) links.set(t.id, { ...t });
+    else {
+      l.sent += t.sent;
+      l.queued += t.queued;
+      l.dropped += t.dropped;
+      l.failedSends += t.failedSends;
+      l.stalled ||= t.stalled;
+    }
+  }
+  return [...links.values()];
 }

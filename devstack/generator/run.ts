@@ -3,7 +3,7 @@ import { createLogger, type Logger } from "../../common/logger.ts";
 import { Batcher, type Chunk } from "./batcher.ts";
 import { generatorDefaults } from "./config.ts";
 import { type DimensionFiles, writeDimensions } from "./dimensions.ts";
-import { type LinkStats, LinkWriter } from "./linkWriter.ts";
+import { type LinkStats, LinkWriter, statsPerLink } from "./linkWriter.ts";
 import { type ModelCounts, TrafficModel } from "./model.ts";
 import type { PopulationSizes } from "./population.ts";
 import { UNPACED_VIRTUAL_RATE } from "./profile.ts";
@@ -36,6 +36,8 @@ export interface GeneratorOptions {
   lingerMs: number;
   linkBuffer: number;
   linkStallMs: number;
+  /** Producer threads per link, each serving a fixed share of the partitions. */
+  linkThreads: number;
   /** Sizes of the seller/buyer/category/advertiser populations; DEFAULT_POPULATION if unset. */
   population?: PopulationSizes;
 }
@@ -87,16 +89,24 @@ export async function runGenerator(run: GeneratorRun): Promise<GeneratorResult> 
   });
   const dimensions = opts.dimsDir ? await writeDimensions(opts.dimsDir, model.population) : null;
   const truth = opts.truthFile ? await TruthFile.open(opts.truthFile) : null;
-  const writers = opts.links.map(
-    (l) =>
-      new LinkWriter({
-        id: l.id,
-        brokers: l.brokers,
-        maxQueued: opts.linkBuffer,
-        stallAfterMs: opts.linkStallMs,
-        logger,
-      }),
+  if (!Number.isInteger(opts.linkThreads) || opts.linkThreads < 1 || opts.linkThreads > opts.partitions)
+    throw new RangeError(`linkThreads must be 1..${opts.partitions} (the partition count)`);
+  const writers = opts.links.flatMap((l) =>
+    Array.from(
+      { length: opts.linkThreads },
+      (_, shard) =>
+        new LinkWriter({
+          id: l.id,
+          brokers: l.brokers,
+          shard,
+          shards: opts.linkThreads,
+          maxQueued: opts.linkBuffer,
+          stallAfterMs: opts.linkStallMs,
+          logger,
+        }),
+    ),
   );
+  const linkStats = () => statsPerLink(writers.map((w) => w.stats()));
   const batcher = new Batcher(opts.partitions, opts.batchSize);
   const wallStart = performance.now();
   const virtualTarget = () => opts.startTime + (performance.now() - wallStart);
@@ -106,7 +116,7 @@ export async function runGenerator(run: GeneratorRun): Promise<GeneratorResult> 
       : startProgress(
           () => ({
             counts: model.counts,
-            links: writers.map((w) => w.stats()),
+            links: linkStats(),
             behindMs: paced ? Math.max(0, virtualTarget() - model.now) : null,
           }),
           logger,
@@ -136,7 +146,7 @@ export async function runGenerator(run: GeneratorRun): Promise<GeneratorResult> 
     { once: true },
   );
   const dispatch = async (chunk: Chunk) => {
-    while (writers.some((w) => w.full(chunk.records)) && Date.now() < deadline)
+    while (writers.some((w) => w.full(chunk)) && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, BACKPRESSURE_POLL_MS));
     for (const w of writers) w.enqueue(chunk);
     bytes += chunk.bytes;
@@ -171,7 +181,7 @@ export async function runGenerator(run: GeneratorRun): Promise<GeneratorResult> 
     try {
       await truth?.close();
     } finally {
-      links = await Promise.all(writers.map((w) => w.close(deadline)));
+      links = statsPerLink(await Promise.all(writers.map((w) => w.close(deadline))));
       progress?.stop();
       logger.info({ counts: model.counts, links }, "generator stopped");
     }

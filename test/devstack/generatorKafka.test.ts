@@ -104,6 +104,8 @@ describe("generator into embedded Kafka", () => {
       truthFile,
       dimsDir: null,
       population: SMALL,
+      // Two producer threads per link, each with half of the partitions: the order must hold all the same.
+      linkThreads: 2,
       progress: false,
       logger: quiet,
     });
