@@ -110,8 +110,8 @@ export class LinkWriter {
         this.lastDropLog = now;
         this.opts.logger.error(
           { link: this.id, dropped: this.dropped, queued: this.queued },
-          `${this.name}: its Kafka has acknowledged nothing for over ${this.opts.stallAfterMs} ms and its queue ` +
-            "is full: dropping records for this link, whose metrics will diverge from the others",
+          `${this.name}: no room in its queue (its Kafka is down or stalled): dropping records for this link, ` +
+            "whose metrics will diverge from the others",
         );
       }
       return;

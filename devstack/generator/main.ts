@@ -9,7 +9,10 @@ import { runGenerator } from "./run.ts";
 const logger = createLogger("generator");
 
 if (process.argv.includes("--help")) {
-  process.stdout.write(`${describeConfig(generatorSettings)}\n`);
+  process.stdout.write(
+    `${describeConfig(generatorSettings)}\n| \`KAFKA_BROKERS_<ID>\` | (required) | ` +
+      "bootstrap servers (host:port,...) of each link in LINKS, e.g. KAFKA_BROKERS_A |\n",
+  );
   process.exit(0);
 }
 

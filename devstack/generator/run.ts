@@ -54,7 +54,7 @@ export type GeneratorRun = Partial<GeneratorOptions> &
 export interface GeneratorResult {
   counts: ModelCounts;
   links: LinkStats[];
-  /** Key and value characters produced (each record counted once, not once per link). */
+  /** Payload bytes (keys and values) produced, each record counted once, not once per link. */
   bytes: number;
   elapsedMs: number;
   /** The virtual clock at the end: where a continuation would start. */
@@ -66,7 +66,7 @@ const SLICE = 5000;
 const CHUNK_BATCHES = 8;
 const PACE_TICK_MS = 5;
 const BACKPRESSURE_POLL_MS = 2;
-export const SHUTDOWN_TIMEOUT_MS = 10_000;
+const SHUTDOWN_TIMEOUT_MS = 10_000;
 
 export async function runGenerator(run: GeneratorRun): Promise<GeneratorResult> {
   const opts: GeneratorOptions = { ...generatorDefaults(), ...run };
