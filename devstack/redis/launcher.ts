@@ -31,6 +31,8 @@ export interface RunningRedis {
   port: number;
   pid: number;
   logFile: string;
+  /** Resolves with the exit code (or the signal's name) when the server exits, for whatever reason. */
+  exited: Promise<number | string>;
   /** SIGTERM (Redis then fsyncs the AOF and exits), SIGKILL after a bound; resolves once the process is gone. */
   stop(): Promise<void>;
 }
@@ -115,6 +117,7 @@ async function startOnPort(opts: StartRedisOptions, dataDir: string, port: numbe
     port,
     pid,
     logFile,
+    exited: exited.then((e) => e.code ?? e.signal ?? "unknown"),
     stop: () => {
       stopping ??= terminate(child, exited);
       return stopping;

@@ -29,6 +29,7 @@ describe("redis launcher", () => {
     await client.hset("os:hash", { f1: "1", f2: "2" });
     client.disconnect();
     await first.stop();
+    assert.equal(await first.exited, 0, "SIGTERM is a clean shutdown");
     assert.equal(alive(first.pid), false, "the first server's process is gone");
 
     const second = await startRedis({ linkId: "a", dataDir });
