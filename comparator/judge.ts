@@ -9,7 +9,8 @@ import type { Observation } from "./probe.ts";
 //   down      the link's Redis did not answer, or its newest processor heartbeat is older than the bound;
 //   diverged  a closed minute's digest differs from the one most links hold (three or more links have closed
 //             it), or a live cumulative value's gap to the median of the others grew at every one of the
-//             last GAP_WINDOW probes while the link was not lagging;
+//             last GAP_WINDOW probes while the link kept pace (its watermark moved whenever the best one did:
+//             a stalled link's values freeze and its gap widens too, but that is lag, judged below);
 //   lagging   its watermark is behind the best link's, or its Kafka lag above the smallest, by more than a bound.
 // With only two links to compare a disagreement names no culprit: both are reported as suspect, not judged.
 // A link's state moves only after HYSTERESIS_PROBES consecutive raw verdicts that disagree with it.
@@ -100,6 +101,8 @@ interface GapSample {
   gap: number;
   value: number;
   reference: number;
+  watermark: number;
+  bestWatermark: number;
 }
 
 interface Track {
@@ -333,6 +336,7 @@ export class Judge {
       if (!comparable.includes(o)) this.track(o.link).gapSamples.clear();
     }
     if (comparable.length < 2) return;
+    const bestWatermark = Math.max(...comparable.map((o) => o.progress.watermark));
     const window = this.settings.gapWindow;
     for (const metric of LIVE_METRICS) {
       const reference = median(comparable.map((o) => o.values[metric.name] ?? 0));
@@ -342,7 +346,7 @@ export class Judge {
         const raw = raws.get(o.link) as Raw;
         raw.gaps[metric.name] = gap;
         const samples = this.track(o.link).gapSamples.get(metric.name) ?? [];
-        samples.push({ at: o.at, gap, value, reference });
+        samples.push({ at: o.at, gap, value, reference, watermark: o.progress.watermark, bestWatermark });
         if (samples.length > window + 1) samples.shift();
         this.track(o.link).gapSamples.set(metric.name, samples);
         const widening = wideningBy(samples, window, GAP_GROWTH_TOLERANCE[metric.kind](reference));
@@ -361,7 +365,7 @@ export class Judge {
             tolerance: GAP_GROWTH_TOLERANCE[metric.kind](reference),
             windowProbes: window,
             comparedWith: comparable.map((c) => c.link),
-            samples: samples.map((s) => ({ at: s.at, value: s.value, reference: s.reference, gap: s.gap })),
+            samples: [...samples],
           },
         };
         if (comparable.length >= 3) raw.findings.push(finding);
@@ -430,7 +434,10 @@ export class Judge {
   }
 }
 
-/** Growth of |gap| when it kept one sign and grew at every step of a full window, above the tolerance. */
+/**
+ * Growth of |gap| when it kept one sign and grew at every step of a full window, above the tolerance, while
+ * the link's watermark moved at every step where the best watermark moved.
+ */
 function wideningBy(samples: readonly GapSample[], window: number, tolerance: number): number | null {
   if (samples.length < window + 1) return null;
   const first = samples[0] as GapSample;
@@ -440,6 +447,7 @@ function wideningBy(samples: readonly GapSample[], window: number, tolerance: nu
     const s = samples[i] as GapSample;
     const previous = samples[i - 1] as GapSample;
     if (Math.sign(s.gap) !== sign || Math.abs(s.gap) <= Math.abs(previous.gap)) return null;
+    if (s.bestWatermark > previous.bestWatermark && s.watermark <= previous.watermark) return null;
   }
   const growth = Math.abs((samples.at(-1) as GapSample).gap) - Math.abs(first.gap);
   return growth > tolerance ? growth : null;

@@ -67,27 +67,36 @@ export function addressesOf(stack: Stack, links: readonly string[]): LinkAddress
   }));
 }
 
-export async function buildTestComparator(
+/** A comparator in this process on a free port, watching the stack's (Kafka-less) links. */
+export function buildTestComparator(
   stack: Stack,
-  opts: { links: readonly string[]; env?: Record<string, string>; addresses?: LinkAddress[] },
+  opts: { links: readonly string[]; env?: Record<string, string> },
+): Promise<BuiltComparator> {
+  return comparatorAt(stack, { ...opts, addresses: addressesOf(stack, opts.links) });
+}
+
+/** A comparator in this process on a free port, with its audit file in `where.dir`. */
+export async function comparatorAt(
+  where: { consulServer: { port: number }; dir: string },
+  opts: { links: readonly string[]; env?: Record<string, string>; addresses: LinkAddress[] },
 ): Promise<BuiltComparator> {
   const env = {
     LINKS: opts.links.join(","),
-    CONSUL_HTTP_ADDR: `127.0.0.1:${stack.consulServer.port}`,
+    CONSUL_HTTP_ADDR: `127.0.0.1:${where.consulServer.port}`,
     COMPARATOR_PORT: "0",
     COMPARATOR_ID: "cmp-1",
     ADMIN_TOKEN,
     PROBE_INTERVAL: "50ms",
     HYSTERESIS_PROBES: "3",
     GAP_WINDOW: "4",
-    AUDIT_FILE: join(stack.dir, "audit.jsonl"),
+    AUDIT_FILE: join(where.dir, "audit.jsonl"),
     ...opts.env,
   };
   const config = loadConfig(comparatorSettings, env);
   const log = createLogger("comparator-test").child({ replica: config.comparatorId }, { level: "error" });
   const built = await buildComparator({
     config,
-    links: opts.addresses ?? addressesOf(stack, opts.links),
+    links: opts.addresses,
     log,
     tracer: trace.getTracer("comparator-test"),
   });

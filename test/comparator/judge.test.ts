@@ -19,6 +19,8 @@ interface LinkInput {
   error?: string;
   heartbeatAgeMs?: number | null;
   watermarkBehindMs?: number;
+  /** A watermark that stays put (a stalled processor), instead of one that follows the clock. */
+  watermark?: number;
   lagRecords?: number | null;
   values?: Record<string, number>;
   digests?: Record<string, string>;
@@ -32,7 +34,7 @@ function observation(link: string, now: number, input: LinkInput = {}): Observat
     at: now,
     error: input.error ?? null,
     progress: {
-      watermark: now - 500 - (input.watermarkBehindMs ?? 0),
+      watermark: input.watermark ?? now - 500 - (input.watermarkBehindMs ?? 0),
       partitions: {},
       closedThrough: input.closedThrough ?? 0,
       heartbeat: heartbeatAge === null ? 0 : now - heartbeatAge,
@@ -255,6 +257,18 @@ describe("judge: diverged by a widening live gap", () => {
       values: { gmv: l === "c" ? 90 * n - (n % 4 === 0 ? -10 : 0) : 100 * n },
     });
     run.steps(20, stalls);
+    assert.equal(run.state("c"), "healthy");
+  });
+
+  it("does not call a stalled link diverged while its lag is still within the bound", () => {
+    const run = new Run(["a", "b", "c"]);
+    run.steps(11, (l, n) =>
+      l === "c" && n > 4
+        ? { values: { gmv: 1_000 + 400 }, watermark: T0 + 4 * PROBE_MS - 500 }
+        : broken(l, n),
+    );
+    assert.ok((run.of("c").watermarkBehindMs ?? 0) < SETTINGS.lagBoundMs);
+    assert.ok((run.of("c").gaps.gmv ?? 0) > 400, "its gap did widen");
     assert.equal(run.state("c"), "healthy");
   });
 
