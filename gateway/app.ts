@@ -34,6 +34,7 @@ export interface GatewayDeps {
   config: GatewayConfig;
   log: Logger;
   registry?: Registry;
+  /** Given when tracing is on: requests get server spans and link reads child spans. */
   tracer?: Tracer;
   /** The clock of business dates, rate limits and stale bounds (tests move it by hand). */
   now?: () => number;
@@ -96,6 +97,8 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     loggerInstance: log.child({ part: "http" }) as FastifyBaseLogger,
     // callLog.ts writes the one line per request.
     logController: new LogController({ disableRequestLogging: true }),
+    // No pino child per request: the call-log line is the per-request record, and a child costs more than it.
+    childLoggerFactory: (logger) => logger,
     bodyLimit: config.bodyLimitBytes,
     return503OnClosing: true,
     // Unknown parameters are refused (400 naming them) rather than silently dropped.
@@ -103,7 +106,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   });
   const openApi = new OpenApiCollector();
   app.addHook("onRoute", openApi.collect);
-  installCallLog(app, { log, metrics, tracer });
+  installCallLog(app, { log, metrics, tracer: deps.tracer });
   app.setErrorHandler(errorHandler(log));
   app.setNotFoundHandler(notFoundHandler);
   app.addHook("onClose", async () => {

@@ -1,11 +1,11 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import type { FastifyRequest } from "fastify";
+import type { FastifyReply, FastifyRequest } from "fastify";
 import { ApiError } from "./httpErrors.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 
 // Who is calling: an API key per calling application (x-api-key) for the data routes, one admin token
-// (Authorization: Bearer) for /admin. Keys are compared by their SHA-256 digests, so neither the lookup nor
-// the comparison takes longer for a key that shares a prefix with a real one.
+// (Authorization: Bearer) for /admin. API keys are found by hash lookup, which leaves no prefix comparison
+// to time; the admin token is compared by SHA-256 digest in constant time.
 
 function digest(secret: string): string {
   return createHash("sha256").update(secret).digest("base64");
@@ -41,19 +41,22 @@ export class RateLimiter {
 
 /** onRequest hook of the data routes: authenticate the application, then apply its rate limit. */
 export function apiKeyAuth(apiKeys: Record<string, string>, limiter: RateLimiter, metrics: GatewayMetrics) {
-  const appByDigest = new Map(Object.entries(apiKeys).map(([app, key]) => [digest(key), app]));
-  return async (req: FastifyRequest): Promise<void> => {
+  const appByKey = new Map(Object.entries(apiKeys).map(([app, key]) => [key, app]));
+  const refusal = (req: FastifyRequest): ApiError | undefined => {
     const key = req.headers["x-api-key"];
     if (typeof key !== "string" || key === "")
-      throw new ApiError(401, "x-api-key header required", "x-api-key");
-    const app = appByDigest.get(digest(key));
-    if (app === undefined) throw new ApiError(403, "unknown API key", "x-api-key");
+      return new ApiError(401, "x-api-key header required", "x-api-key");
+    const app = appByKey.get(key);
+    if (app === undefined) return new ApiError(403, "unknown API key", "x-api-key");
     req.app = app;
     const wait = limiter.take(app);
-    if (wait > 0) {
-      metrics.rateLimited.inc({ app });
-      throw new ApiError(429, `rate limit of application ${app} exceeded`, undefined, wait);
-    }
+    if (wait === 0) return undefined;
+    metrics.rateLimited.inc({ app });
+    return new ApiError(429, `rate limit of application ${app} exceeded`, undefined, wait);
+  };
+  // A callback hook rather than an async one: it runs on every request, and a promise per request shows.
+  return (req: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void): void => {
+    done(refusal(req));
   };
 }
 

@@ -31,29 +31,31 @@ const QUIET = new Set(["/healthz", "/readyz", "/metrics"]);
 
 export function installCallLog(
   app: FastifyInstance,
-  opts: { log: Logger; metrics: GatewayMetrics; tracer: Tracer },
+  opts: { log: Logger; metrics: GatewayMetrics; tracer?: Tracer },
 ): void {
   const { log, metrics, tracer } = opts;
   app.decorateRequest("app", "");
   app.decorateRequest("span", null);
   app.decorateRequest("metricNames", "");
 
-  app.addHook("onRequest", (req, _reply, done) => {
-    const route = req.routeOptions.url;
-    if (route !== undefined && QUIET.has(route)) return done();
-    const parent = propagation.extract(ROOT_CONTEXT, req.headers);
-    const span = tracer.startSpan(
-      `${req.method} ${route ?? "unmatched"}`,
-      {
-        kind: SpanKind.SERVER,
-        attributes: { "http.request.method": req.method, "http.route": route ?? "unmatched" },
-      },
-      parent,
-    );
-    req.span = span;
-    // Continue the request inside the span's context so that link reads become its children.
-    context.with(trace.setSpan(parent, span), done);
-  });
+  // Without tracing there is no hook at all: even no-op spans and contexts cost on every request.
+  if (tracer)
+    app.addHook("onRequest", (req, _reply, done) => {
+      const route = req.routeOptions.url;
+      if (route !== undefined && QUIET.has(route)) return done();
+      const parent = propagation.extract(ROOT_CONTEXT, req.headers);
+      const span = tracer.startSpan(
+        `${req.method} ${route ?? "unmatched"}`,
+        {
+          kind: SpanKind.SERVER,
+          attributes: { "http.request.method": req.method, "http.route": route ?? "unmatched" },
+        },
+        parent,
+      );
+      req.span = span;
+      // Continue the request inside the span's context so that link reads become its children.
+      context.with(trace.setSpan(parent, span), done);
+    });
 
   app.addHook("onResponse", (req, reply, done) => {
     const route = req.routeOptions.url ?? "unmatched";

@@ -30,7 +30,7 @@ const app = await buildGateway({
   config,
   log: log.child({ gateway: config.gatewayId }),
   registry: createMetricsRegistry("gateway"),
-  tracer: tracing.tracer,
+  tracer: tracing.enabled ? tracing.tracer : undefined,
 });
 const address = await app.listen({ port: config.port, host: config.host });
 log.info(

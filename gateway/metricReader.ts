@@ -58,14 +58,16 @@ export class MetricReader {
   constructor(private readonly deps: MetricReaderDeps) {}
 
   async value(q: ValueQuery): Promise<Served<ValueResult>> {
-    const served = await this.values([q]);
-    return { ...served, data: served.data[0] as ValueResult };
+    const read = await this.serve(valueKey(q), (redis) => readValue(redis, this.deps.clock, q));
+    const guarded = this.guard(q, read.answer.value);
+    const stale = read.stale || guarded.raised;
+    return this.result(read.answer, { ...q, value: guarded.value, stale }, stale);
   }
 
   /** Several values read together from one link. */
   async values(qs: ValueQuery[]): Promise<Served<ValueResult[]>> {
     const { clock } = this.deps;
-    const cacheKey = qs.map(valueKey).join(";");
+    const cacheKey = `q|${qs.map(valueKey).join(";")}`;
     const read = await this.serve(cacheKey, (redis) =>
       Promise.all(qs.map((q) => readValue(redis, clock, q))),
     );

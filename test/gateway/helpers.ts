@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { after, before } from "node:test";
+import type { Tracer } from "@opentelemetry/api";
 import Consul from "consul";
 import type { FastifyInstance } from "fastify";
 import { Redis } from "ioredis";
@@ -47,7 +48,7 @@ export interface Harness {
   /** The business day of the harness clock. */
   today(): string;
   /** A gateway on this harness; env overrides the test defaults. Closed after the describe block. */
-  gateway(env?: Record<string, string>): Promise<StartedGateway>;
+  gateway(env?: Record<string, string>, tracer?: Tracer): Promise<StartedGateway>;
   /** Stops the Consul dev server and starts it again on the same port and state (what an outage looks like). */
   restartConsul(): Promise<void>;
 }
@@ -98,7 +99,7 @@ export function useHarness(linkIds: string[] = ["a", "b", "c"]): Harness {
     h.consulServer = await startConsulDevServer({ port: consulPort, dataFile: join(h.dir, "consul.json") });
   };
 
-  h.gateway = async (env = {}) => {
+  h.gateway = async (env = {}, tracer = undefined) => {
     gatewaySeq += 1;
     const config = loadGatewayConfig({
       LINKS: linkIds.join(","),
@@ -125,6 +126,7 @@ export function useHarness(linkIds: string[] = ["a", "b", "c"]): Harness {
       log: pino({ level: "debug" }, sink),
       registry,
       now: () => h.clock.now,
+      tracer,
       consulRetry: { factorMs: 20, maxMs: 200 },
     });
     gateways.push(app);
