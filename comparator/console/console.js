@@ -26,7 +26,7 @@ function svg(tag, attrs) {
 const number = (n) => (n === null || n === undefined ? "–" : Number(n).toLocaleString("en-US"));
 const seconds = (ms) => (ms === null || ms === undefined ? "–" : `${(ms / 1000).toFixed(1)} s`);
 const clock = (iso) => (iso ? new Date(iso).toLocaleTimeString("en-GB") : "–");
-const eventTime = (ms) => (ms ? new Date(ms).toISOString().replace("T", " ").slice(0, 19) : "–");
+const eventTime = (ms) => (ms ? `${new Date(ms).toISOString().replace("T", " ").slice(0, 19)} UTC` : "–");
 
 async function getJson(path) {
   const res = await fetch(path, { cache: "no-store" });

@@ -29,6 +29,8 @@ function assemble(): { html: string; csp: string } {
 
 export const consoleRoutes: FastifyPluginAsync = async (app) => {
   const page = assemble();
+  // Browsers ask for it on their own; an empty answer keeps a 404 out of the operator's console.
+  app.get("/favicon.ico", { logLevel: "warn" }, async (_req, reply) => reply.code(204).send());
   app.get("/", { logLevel: "warn" }, async (_req, reply) =>
     reply
       .type("text/html; charset=utf-8")
