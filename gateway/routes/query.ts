@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from "fastify";
 import { errorResponses } from "../httpErrors.ts";
 import { paramSchemas, type ValueInput, valueQuery } from "../params.ts";
+import { valueProperties } from "./metrics.ts";
 import { apiKeySecurity, type DataRouteOptions, servedProperties, setServedHeaders } from "./served.ts";
 
 // Many values in one request, all read from the same link at the same moment, so that figures shown side
@@ -52,13 +53,7 @@ export const queryRoutes: FastifyPluginAsync<DataRouteOptions> = async (app, { r
                 items: {
                   type: "object",
                   properties: {
-                    metric: { type: "string" },
-                    dim: { type: "string" },
-                    key: { type: "string" },
-                    window: { type: "string" },
-                    date: { type: "string" },
-                    minute: { type: "string" },
-                    value: { type: ["number", "null"] },
+                    ...valueProperties,
                     stale: { type: "boolean" },
                   },
                   required: ["metric", "dim", "key", "window", "date", "value", "stale"],

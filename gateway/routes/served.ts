@@ -22,6 +22,12 @@ export function setServedHeaders(
   reply.header(ROUTING_VERSION_HEADER, String(served.routingVersion));
 }
 
+/** Sets the served-by headers and gives the body: the answer's fields plus asOf, link and stale. */
+export function answer<T extends object>(reply: FastifyReply, served: Served<T>) {
+  setServedHeaders(reply, served);
+  return { ...served.data, asOf: served.asOf, link: served.link, stale: served.stale };
+}
+
 export const apiKeySecurity = [{ apiKey: [] }];
 
 export const servedProperties = {
