@@ -8,9 +8,8 @@ import type { Observation } from "./probe.ts";
 // Raw verdict of one probe, most serious first:
 //   down      the link's Redis did not answer, or its newest processor heartbeat is older than the bound;
 //   diverged  a closed minute's digest differs from the one most links hold (three or more links have closed
-//             it), or a live cumulative value's gap to the median of the others grew at every one of the
-//             last GAP_WINDOW probes while the link kept pace (its watermark moved whenever the best one did:
-//             a stalled link's values freeze and its gap widens too, but that is lag, judged below);
+//             it), or a live cumulative value's gap to the median of the others kept widening over the last
+//             GAP_WINDOW probes while the link kept pace (see `widening` for what each of those words means);
 //   lagging   its watermark is behind the best link's, or its Kafka lag above the smallest, by more than a bound.
 // With only two links to compare a disagreement names no culprit: both are reported as suspect, not judged.
 // A link's state moves only after HYSTERESIS_PROBES consecutive raw verdicts that disagree with it.
@@ -349,11 +348,12 @@ export class Judge {
         samples.push({ at: o.at, gap, value, reference, watermark: o.progress.watermark, bestWatermark });
         if (samples.length > window + 1) samples.shift();
         this.track(o.link).gapSamples.set(metric.name, samples);
-        const widening = wideningBy(samples, window, GAP_GROWTH_TOLERANCE[metric.kind](reference));
-        if (widening === null) continue;
+        const tolerance = GAP_GROWTH_TOLERANCE[metric.kind](reference);
+        const trend = samples.length > window ? widening(samples, tolerance) : null;
+        if (trend === null) continue;
         const finding: Finding = {
           rule: "widening_gap",
-          detail: `${metric.name} reads ${gap > 0 ? "smaller" : "larger"} than the others by ${Math.abs(gap)}, grown by ${widening} over ${window} probes`,
+          detail: `${metric.name} reads ${gap > 0 ? "smaller" : "larger"} than the others by ${Math.abs(gap)}, grown by ${trend.growth} over ${window} probes`,
           evidence: {
             metric: metric.name,
             kind: metric.kind,
@@ -361,8 +361,8 @@ export class Judge {
             value,
             reference,
             gap,
-            growth: widening,
-            tolerance: GAP_GROWTH_TOLERANCE[metric.kind](reference),
+            ...trend,
+            tolerance,
             windowProbes: window,
             comparedWith: comparable.map((c) => c.link),
             samples: [...samples],
@@ -435,22 +435,33 @@ export class Judge {
 }
 
 /**
- * Growth of |gap| when it kept one sign and grew at every step of a full window, above the tolerance, while
- * the link's watermark moved at every step where the best watermark moved.
+ * Whether a window of gap samples shows a link drifting away from the others, rather than being late:
+ * - widening: the gap kept one sign, every sample of the later half is further out than every sample of the
+ *   earlier half (one probe that caught a batch in flight does not reset the count), and it grew by more
+ *   than the metric kind's tolerance;
+ * - not explained by lag: the gap is more than twice what the link's watermark lag accounts for at the rate
+ *   the others' value grows per millisecond of event time. A stalled link's values freeze and its gap widens,
+ *   and a link a few hundred ms behind through a traffic ramp reads smaller by a growing amount: both are
+ *   lag, judged by the lag bounds, not wrong data.
  */
-function wideningBy(samples: readonly GapSample[], window: number, tolerance: number): number | null {
-  if (samples.length < window + 1) return null;
+function widening(
+  samples: readonly GapSample[],
+  tolerance: number,
+): { growth: number; explainedByLag: number } | null {
   const first = samples[0] as GapSample;
+  const last = samples.at(-1) as GapSample;
   const sign = Math.sign(first.gap);
-  if (sign === 0) return null;
-  for (let i = 1; i < samples.length; i++) {
-    const s = samples[i] as GapSample;
-    const previous = samples[i - 1] as GapSample;
-    if (Math.sign(s.gap) !== sign || Math.abs(s.gap) <= Math.abs(previous.gap)) return null;
-    if (s.bestWatermark > previous.bestWatermark && s.watermark <= previous.watermark) return null;
-  }
-  const growth = Math.abs((samples.at(-1) as GapSample).gap) - Math.abs(first.gap);
-  return growth > tolerance ? growth : null;
+  if (sign === 0 || samples.some((s) => Math.sign(s.gap) !== sign)) return null;
+  const distance = samples.map((s) => Math.abs(s.gap));
+  const half = Math.floor(samples.length / 2);
+  if (Math.min(...distance.slice(samples.length - half)) <= Math.max(...distance.slice(0, half))) return null;
+  const growth = Math.abs(last.gap) - Math.abs(first.gap);
+  if (growth <= tolerance) return null;
+  const bestProgress = last.bestWatermark - first.bestWatermark;
+  const ratePerMs = bestProgress > 0 ? (last.reference - first.reference) / bestProgress : 0;
+  const explainedByLag = Math.abs(ratePerMs) * Math.max(0, last.bestWatermark - last.watermark);
+  if (Math.abs(last.gap) <= 2 * explainedByLag) return null;
+  return { growth, explainedByLag };
 }
 
 function median(values: readonly number[]): number {

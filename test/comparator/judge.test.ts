@@ -251,12 +251,27 @@ describe("judge: diverged by a widening live gap", () => {
     assert.equal(run.state("c"), "healthy");
   });
 
-  it("starts the window again when the gap stops growing for one probe", () => {
+  it("does not judge a gap that only jitters", () => {
     const run = new Run(["a", "b", "c"]);
-    const stalls = (l: string, n: number) => ({
-      values: { gmv: l === "c" ? 90 * n - (n % 4 === 0 ? -10 : 0) : 100 * n },
-    });
-    run.steps(20, stalls);
+    run.steps(20, (l, n) => ({ values: { gmv: l === "c" ? 100 * n - 50 - (n % 3) * 20 : 100 * n } }));
+    assert.equal(run.state("c"), "healthy");
+  });
+
+  it("still sees the trend when one probe catches the gap standing still", () => {
+    const run = new Run(["a", "b", "c"]);
+    run.steps(12, (l, n) => ({ values: { gmv: l === "c" ? 90 * n + (n % 4 === 0 ? 10 : 0) : 100 * n } }));
+    assert.equal(run.state("c"), "diverged");
+  });
+
+  it("does not call a link diverged when its watermark lag explains its gap (a traffic ramp)", () => {
+    const run = new Run(["a", "b", "c"]);
+    // a and b accelerate; c is four probes (1 s of event time) behind them, within the lag bound.
+    run.steps(12, (l, n) =>
+      l === "c"
+        ? { values: { gmv: 1_000 + Math.max(0, n - 4) ** 2 * 10 }, watermarkBehindMs: 1_000 }
+        : { values: { gmv: 1_000 + n ** 2 * 10 } },
+    );
+    assert.ok((run.of("c").gaps.gmv ?? 0) > 600, "its gap grew all along");
     assert.equal(run.state("c"), "healthy");
   });
 
