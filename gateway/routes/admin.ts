@@ -1,26 +1,19 @@
 import type { FastifyPluginAsync } from "fastify";
 import { adminAuth } from "../auth.ts";
-import type { LastKnown, MicroCache } from "../cache.ts";
 import { errorResponses } from "../httpErrors.ts";
 import type { LinkPool } from "../links/linkPool.ts";
-import type { LinkAnswer, LinkRouter } from "../links/linkRouter.ts";
-import type { GatewayMetrics } from "../metrics.ts";
-import type { NoDipGuard } from "../noDip.ts";
+import type { MetricReaderDeps } from "../metricReader.ts";
 import type { RoutingWatcher } from "../routing/routingWatcher.ts";
 
 // What an operator asks a gateway: which routing it applied (and whether Consul has heard), how its
 // caches do, and the state of its connection to every link. Read-only: routing changes go through Consul.
 
-export interface AdminOptions {
+/** The reader's parts an operator looks at, plus what only the admin routes need. */
+export interface AdminOptions
+  extends Pick<MetricReaderDeps, "router" | "cache" | "lastKnown" | "noDip" | "metrics" | "staleServeMaxMs"> {
   adminToken: string;
   routing: RoutingWatcher;
-  router: LinkRouter;
   pool: LinkPool;
-  cache: MicroCache<LinkAnswer<unknown>>;
-  lastKnown: LastKnown<LinkAnswer<unknown>>;
-  noDip: NoDipGuard;
-  metrics: GatewayMetrics;
-  staleServeMaxMs: number;
 }
 
 const security = [{ adminToken: [] }];

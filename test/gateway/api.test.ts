@@ -4,17 +4,11 @@ import { BusinessClock } from "../../common/businessTime.ts";
 import {
   ADMIN_TOKEN,
   API_KEY,
-  get,
-  metricValue,
   OTHER_KEY,
   type StartedGateway,
-  setDay,
-  setMinute,
-  setWatermark,
   TIME_ZONE,
   useHarness,
   waitFor,
-  waitReady,
 } from "./helpers.ts";
 
 // The HTTP contract: what each route answers, what it refuses and how, who may call, how often, and what
@@ -26,35 +20,30 @@ describe("gateway API", () => {
   const clock = new BusinessClock(TIME_ZONE);
 
   before(async () => {
-    const a = h.link("a");
-    const today = h.today();
-    await setDay(a, today, "gmv", "all", "all", 123_456);
-    await setDay(a, today, "paid_orders", "all", "all", 40);
-    await setDay(a, today, "ad_clicks", "all", "all", 5);
-    await setDay(a, today, "ad_impressions", "all", "all", 200);
+    await h.setDay("a", "gmv", "all", "all", 123_456);
+    await h.setDay("a", "paid_orders", "all", "all", 40);
+    await h.setDay("a", "ad_clicks", "all", "all", 5);
+    await h.setDay("a", "ad_impressions", "all", "all", 200);
     for (const [seller, gmv] of [
       ["s1", 300],
       ["s2", 900],
       ["s3", 600],
     ] as const) {
-      await setDay(a, today, "gmv", "seller", seller, gmv);
+      await h.setDay("a", "gmv", "seller", seller, gmv);
     }
     gw = await h.gateway({ CACHE_TTL: "1h", RATE_LIMIT_PER_SECOND: "1000", BODY_LIMIT: "1024" });
-    await waitReady(gw.app);
   });
 
   test("GET /v1/metrics/:metric answers the day value with the link, routing version and watermark", async () => {
     const watermark = Date.parse("2024-11-11T03:04:05.000Z");
-    await setWatermark(h.link("a"), watermark);
+    await h.setWatermark("a", watermark);
     // Each try asks for another key: a cached answer keeps the watermark it was read with.
     let attempt = 0;
     await waitFor("the watermark to be read", async () => {
       attempt += 1;
-      return (
-        (await get(gw.app, `/v1/metrics/paid_orders?dim=seller&key=probe${attempt}`)).json().asOf !== null
-      );
+      return (await gw.get(`/v1/metrics/paid_orders?dim=seller&key=probe${attempt}`)).json().asOf !== null;
     });
-    const res = await get(gw.app, "/v1/metrics/gmv");
+    const res = await gw.get("/v1/metrics/gmv");
     assert.equal(res.statusCode, 200);
     assert.equal(res.headers["x-oneservice-link"], "a");
     assert.equal(res.headers["x-oneservice-routing-version"], "1");
@@ -72,14 +61,14 @@ describe("gateway API", () => {
   });
 
   test("ratios are derived at read time", async () => {
-    assert.equal((await get(gw.app, "/v1/metrics/ctr")).json().value, 5 / 200);
-    assert.equal((await get(gw.app, "/v1/metrics/avg_order_value")).json().value, 123_456 / 40);
-    const noImpressions = await get(gw.app, "/v1/metrics/ctr?dim=advertiser&key=adv9");
+    assert.equal((await gw.get("/v1/metrics/ctr")).json().value, 5 / 200);
+    assert.equal((await gw.get("/v1/metrics/avg_order_value")).json().value, 123_456 / 40);
+    const noImpressions = await gw.get("/v1/metrics/ctr?dim=advertiser&key=adv9");
     assert.equal(noImpressions.json().value, null);
   });
 
   test("top lists are ranked and cut at n", async () => {
-    const res = await get(gw.app, "/v1/metrics/gmv/top?dim=seller&n=2");
+    const res = await gw.get("/v1/metrics/gmv/top?dim=seller&n=2");
     assert.equal(res.headers["x-oneservice-link"], "a");
     assert.deepEqual(res.json().entries, [
       { key: "s2", value: 900 },
@@ -90,14 +79,14 @@ describe("gateway API", () => {
   test("minute values and minute series", async () => {
     const t = Math.floor(h.clock.now / 60_000) * 60_000 - 5 * 60_000;
     const b = clock.bucket(t);
-    await setMinute(h.link("a"), b.date, b.minute, "gmv", "all", "all", 777);
-    const one = await get(gw.app, `/v1/metrics/gmv?window=minute&date=${b.date}&minute=${b.minute}`);
+    await h.setMinute("a", t, "gmv", 777);
+    const one = await gw.get(`/v1/metrics/gmv?window=minute&date=${b.date}&minute=${b.minute}`);
     assert.equal(one.json().value, 777);
     assert.equal(one.json().minute, b.minute);
 
     const from = new Date(t - 60_000).toISOString();
     const to = new Date(t + 60_000).toISOString();
-    const series = await get(gw.app, `/v1/metrics/gmv/series?from=${from}&to=${to}`);
+    const series = await gw.get(`/v1/metrics/gmv/series?from=${from}&to=${to}`);
     assert.equal(series.statusCode, 200);
     assert.deepEqual(
       series.json().points.map((p: { t: number; value: number }) => [p.t, p.value]),
@@ -107,7 +96,7 @@ describe("gateway API", () => {
         [t + 60_000, 0],
       ],
     );
-    const lastHour = (await get(gw.app, "/v1/metrics/gmv/series")).json();
+    const lastHour = (await gw.get("/v1/metrics/gmv/series")).json();
     assert.equal(lastHour.points.length, 60);
     assert.ok(lastHour.points.some((p: { value: number }) => p.value === 777));
   });
@@ -136,7 +125,7 @@ describe("gateway API", () => {
   });
 
   test("GET /v1/catalog lists metrics, dimensions and windows", async () => {
-    const body = (await get(gw.app, "/v1/catalog")).json();
+    const body = (await gw.get("/v1/catalog")).json();
     const gmv = body.metrics.find((m: { name: string }) => m.name === "gmv");
     assert.deepEqual(
       [gmv.cumulative, gmv.dims.includes("seller"), gmv.minuteDims],
@@ -155,16 +144,16 @@ describe("gateway API", () => {
   });
 
   test("the micro-cache answers a hot key again without a link read", async () => {
-    const misses = await metricValue(gw.registry, "oneservice_gateway_cache_misses_total");
-    const hits = await metricValue(gw.registry, "oneservice_gateway_cache_hits_total");
-    await setDay(h.link("a"), h.today(), "gmv", "all", "all", 999_999);
-    assert.equal((await get(gw.app, "/v1/metrics/gmv")).json().value, 123_456);
-    assert.equal(await metricValue(gw.registry, "oneservice_gateway_cache_misses_total"), misses);
-    assert.equal(await metricValue(gw.registry, "oneservice_gateway_cache_hits_total"), hits + 1);
+    const misses = await gw.metric("oneservice_gateway_cache_misses_total");
+    const hits = await gw.metric("oneservice_gateway_cache_hits_total");
+    await h.setDay("a", "gmv", "all", "all", 999_999);
+    assert.equal((await gw.get("/v1/metrics/gmv")).json().value, 123_456);
+    assert.equal(await gw.metric("oneservice_gateway_cache_misses_total"), misses);
+    assert.equal(await gw.metric("oneservice_gateway_cache_hits_total"), hits + 1);
   });
 
   test("bad parameters are refused with the field named, and nothing reaches a link", async () => {
-    const misses = await metricValue(gw.registry, "oneservice_gateway_cache_misses_total");
+    const misses = await gw.metric("oneservice_gateway_cache_misses_total");
     const cases: [string, number, string][] = [
       ["/v1/metrics/gmv/top?dim=seller&n=0", 400, "n"],
       ["/v1/metrics/gmv/top?dim=seller&n=ten", 400, "n"],
@@ -192,14 +181,14 @@ describe("gateway API", () => {
       ["/v1/metrics/gmv/series?dim=seller&key=s1", 404, "dim"],
     ];
     for (const [url, status, field] of cases) {
-      const res = await get(gw.app, url);
+      const res = await gw.get(url);
       assert.equal(res.statusCode, status, `${url}: ${res.body}`);
       assert.equal(res.json().field, field, url);
       assert.equal(res.json().statusCode, status, url);
       assert.ok(res.json().message.length > 0, url);
     }
-    assert.equal((await get(gw.app, "/v1/nothing-here")).statusCode, 404);
-    assert.equal(await metricValue(gw.registry, "oneservice_gateway_cache_misses_total"), misses);
+    assert.equal((await gw.get("/v1/nothing-here")).statusCode, 404);
+    assert.equal(await gw.metric("oneservice_gateway_cache_misses_total"), misses);
   });
 
   test("bad bodies: too large 413, not JSON 400, unknown type 415, too many reads 400", async () => {
@@ -230,55 +219,50 @@ describe("gateway API", () => {
   test("callers need a known API key; admin routes need the admin token", async () => {
     const noKey = await gw.app.inject("/v1/metrics/gmv");
     assert.deepEqual([noKey.statusCode, noKey.json().field], [401, "x-api-key"]);
-    assert.equal((await get(gw.app, "/v1/metrics/gmv", "not-a-real-key")).statusCode, 403);
-    assert.equal((await get(gw.app, "/v1/metrics/gmv", OTHER_KEY)).statusCode, 200);
-    assert.equal((await get(gw.app, "/v1/metrics/gmv", ADMIN_TOKEN)).statusCode, 403);
+    assert.equal((await gw.get("/v1/metrics/gmv", "not-a-real-key")).statusCode, 403);
+    assert.equal((await gw.get("/v1/metrics/gmv", OTHER_KEY)).statusCode, 200);
+    assert.equal((await gw.get("/v1/metrics/gmv", ADMIN_TOKEN)).statusCode, 403);
 
     assert.equal((await gw.app.inject("/admin/routing")).statusCode, 401);
     const wrong = await gw.app.inject({ url: "/admin/routing", headers: { authorization: "Bearer nope" } });
     assert.equal(wrong.statusCode, 403);
     const asCaller = await gw.app.inject({ url: "/admin/routing", headers: { "x-api-key": API_KEY } });
     assert.equal(asCaller.statusCode, 401);
-    const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
-    const routing = (await gw.app.inject({ url: "/admin/routing", headers: admin })).json();
+    const routing = (await gw.admin("/admin/routing")).json();
     assert.deepEqual(
       [routing.document.active, routing.source, routing.gatewayId],
       ["a", "initial", "test-gateway-1"],
     );
-    const links = (await gw.app.inject({ url: "/admin/links", headers: admin })).json().links;
+    const links = (await gw.admin("/admin/links")).json().links;
     assert.deepEqual(
       links.map((l: { id: string; connected: boolean; role: string }) => [l.id, l.connected, l.role]),
       [["a", true, "active"]],
     );
-    const cache = (await gw.app.inject({ url: "/admin/cache", headers: admin })).json();
+    const cache = (await gw.admin("/admin/cache")).json();
     assert.ok(cache.microCache.hits >= 1 && cache.microCache.entries >= 1 && cache.noDip.entries >= 1);
   });
 
   test("per-application rate limits answer 429 with Retry-After", async () => {
     const limited = await h.gateway({ RATE_LIMIT_PER_SECOND: "3" });
-    await waitReady(limited.app);
     const statuses = [];
-    for (let i = 0; i < 4; i++) statuses.push((await get(limited.app, "/v1/catalog")).statusCode);
+    for (let i = 0; i < 4; i++) statuses.push((await limited.get("/v1/catalog")).statusCode);
     assert.deepEqual(statuses, [200, 200, 200, 429]);
-    const refused = await get(limited.app, "/v1/catalog");
+    const refused = await limited.get("/v1/catalog");
     assert.equal(refused.headers["retry-after"], "1");
     assert.equal(refused.json().statusCode, 429);
     assert.equal(
-      (await get(limited.app, "/v1/catalog", OTHER_KEY)).statusCode,
+      (await limited.get("/v1/catalog", OTHER_KEY)).statusCode,
       200,
       "another application has its own limit",
     );
-    assert.equal(
-      await metricValue(limited.registry, "oneservice_gateway_rate_limited_total", { app: "screen" }),
-      2,
-    );
+    assert.equal(await limited.metric("oneservice_gateway_rate_limited_total", { app: "screen" }), 2);
     h.clock.now += 1_000;
-    assert.equal((await get(limited.app, "/v1/catalog")).statusCode, 200);
+    assert.equal((await limited.get("/v1/catalog")).statusCode, 200);
   });
 
   test("every call leaves one log line and its counters", async () => {
     const before = gw.logs.length;
-    await get(gw.app, "/v1/metrics/gmv", OTHER_KEY);
+    await gw.get("/v1/metrics/gmv", OTHER_KEY);
     const lines = gw.logs.slice(before).filter((l) => l.msg === "call");
     assert.equal(lines.length, 1);
     const line = lines[0] as Record<string, unknown>;

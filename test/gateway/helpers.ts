@@ -5,13 +5,18 @@ import { Writable } from "node:stream";
 import { after, before } from "node:test";
 import type { Tracer } from "@opentelemetry/api";
 import Consul from "consul";
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, LightMyRequestResponse } from "fastify";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import { Registry } from "prom-client";
 import { BusinessClock } from "../../common/businessTime.ts";
 import { keys, minuteField } from "../../common/keys.ts";
-import { CONSUL_KEYS, type HealthDocument, type RoutingDocument } from "../../common/routing.ts";
+import {
+  CONSUL_KEYS,
+  type HealthDocument,
+  type LinkState,
+  type RoutingDocument,
+} from "../../common/routing.ts";
 import { type ConsulDevServer, startConsulDevServer } from "../../devstack/consul/server.ts";
 import { type RunningRedis, startRedis } from "../../devstack/redis/launcher.ts";
 import { buildGateway } from "../../gateway/app.ts";
@@ -36,6 +41,12 @@ export interface StartedGateway {
   registry: Registry;
   /** Every log line the gateway wrote, parsed. */
   logs: Record<string, unknown>[];
+  /** GET with an API key (the screen application's by default). */
+  get(url: string, apiKey?: string): Promise<LightMyRequestResponse>;
+  /** GET with the admin token. */
+  admin(url: string): Promise<LightMyRequestResponse>;
+  /** The sum of a counter's or gauge's series matching `labels` (0 when never touched). */
+  metric(name: string, labels?: Record<string, string>): Promise<number>;
 }
 
 export interface Harness {
@@ -47,16 +58,48 @@ export interface Harness {
   clock: { now: number };
   /** The business day of the harness clock. */
   today(): string;
-  /** A gateway on this harness; env overrides the test defaults. Closed after the describe block. */
+  /** A ready gateway on this harness; env overrides the test defaults. Closed after the describe block. */
   gateway(env?: Record<string, string>, tracer?: Tracer): Promise<StartedGateway>;
   /** Stops the Consul dev server and starts it again on the same port and state (what an outage looks like). */
   restartConsul(): Promise<void>;
+  /** Writes a day value into a link's Redis, for today unless a date is given. */
+  setDay(
+    link: string,
+    metric: string,
+    dim: string,
+    key: string,
+    value: number,
+    date?: string,
+  ): Promise<unknown>;
+  setMinute(link: string, at: number, metric: string, value: number): Promise<unknown>;
+  /** Makes `time` the link's watermark (the lowest per-partition event time). */
+  setWatermark(link: string, time: number): Promise<unknown>;
+  publishRouting(doc: Partial<RoutingDocument> & { version: number; active: string }): Promise<void>;
+  publishHealth(states: Record<string, LinkState>): Promise<void>;
+}
+
+export async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+export async function metricValue(registry: Registry, name: string, labels: Record<string, string> = {}) {
+  const metric = registry.getSingleMetric(name);
+  if (!metric) throw new Error(`no metric ${name}`);
+  const { values } = await metric.get();
+  return values
+    .filter((v) => Object.entries(labels).every(([k, want]) => String(v.labels[k]) === want))
+    .reduce((sum, v) => sum + v.value, 0);
 }
 
 /** Links, Consul and a gateway factory for the enclosing describe block. */
 export function useHarness(linkIds: string[] = ["a", "b", "c"]): Harness {
   const h = { links: {}, clock: { now: Date.now() } } as Harness;
   const gateways: FastifyInstance[] = [];
+  const clock = new BusinessClock(TIME_ZONE);
   let consulPort = 0;
   let gatewaySeq = 0;
 
@@ -91,8 +134,33 @@ export function useHarness(linkIds: string[] = ["a", "b", "c"]): Harness {
     if (!link) throw new Error(`no link ${id} in this harness`);
     return link;
   };
-  const clock = new BusinessClock(TIME_ZONE);
   h.today = () => clock.dateOf(h.clock.now);
+
+  h.setDay = (link, metric, dim, key, value, date = h.today()) =>
+    h.link(link).client.zadd(keys.day(date, metric, dim), value, key);
+  h.setMinute = (link, at, metric, value) => {
+    const b = clock.bucket(at);
+    return h.link(link).client.hset(keys.minute(b.date, b.minute), minuteField(metric, "all", "all"), value);
+  };
+  h.setWatermark = (link, time) => h.link(link).client.hset(keys.maxEventTime, "trade.orders:0", time);
+
+  h.publishRouting = async (doc) => {
+    const full: RoutingDocument = {
+      standby: [],
+      mode: "auto",
+      reason: "test",
+      changedAt: new Date().toISOString(),
+      changedBy: "test",
+      ...doc,
+    };
+    await h.consul.kv.set(CONSUL_KEYS.routing, JSON.stringify(full));
+  };
+  h.publishHealth = async (states) => {
+    const now = new Date().toISOString();
+    const links: HealthDocument["links"] = {};
+    for (const [id, state] of Object.entries(states)) links[id] = { state, since: now, detail: "test" };
+    await h.consul.kv.set(CONSUL_KEYS.health, JSON.stringify({ updatedAt: now, links }));
+  };
 
   h.restartConsul = async () => {
     await h.consulServer.close();
@@ -103,7 +171,7 @@ export function useHarness(linkIds: string[] = ["a", "b", "c"]): Harness {
     gatewaySeq += 1;
     const config = loadGatewayConfig({
       LINKS: linkIds.join(","),
-      ...Object.fromEntries(linkIds.map((id) => [`REDIS_URL_${id.toUpperCase()}`, h.links[id]?.redis.url])),
+      ...Object.fromEntries(linkIds.map((id) => [`REDIS_URL_${id.toUpperCase()}`, h.link(id).redis.url])),
       CONSUL_HTTP_ADDR: `127.0.0.1:${consulPort}`,
       API_KEYS: `screen=${API_KEY},partner=${OTHER_KEY}`,
       ADMIN_TOKEN,
@@ -130,91 +198,15 @@ export function useHarness(linkIds: string[] = ["a", "b", "c"]): Harness {
       consulRetry: { factorMs: 20, maxMs: 200 },
     });
     gateways.push(app);
-    return { app, registry, logs };
+    await waitFor("the gateway to be ready", async () => (await app.inject("/readyz")).statusCode === 200);
+    return {
+      app,
+      registry,
+      logs,
+      get: (url, apiKey = API_KEY) => app.inject({ url, headers: { "x-api-key": apiKey } }),
+      admin: (url) => app.inject({ url, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }),
+      metric: (name, labels) => metricValue(registry, name, labels),
+    };
   };
   return h;
-}
-
-export async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-export function setDay(
-  link: TestLink,
-  date: string,
-  metric: string,
-  dim: string,
-  key: string,
-  value: number,
-) {
-  return link.client.zadd(keys.day(date, metric, dim), value, key);
-}
-
-export function setMinute(
-  link: TestLink,
-  date: string,
-  minute: string,
-  metric: string,
-  dim: string,
-  key: string,
-  value: number,
-) {
-  return link.client.hset(keys.minute(date, minute), minuteField(metric, dim, key), value);
-}
-
-/** Makes `time` the link's watermark (the lowest per-partition event time). */
-export function setWatermark(link: TestLink, time: number) {
-  return link.client.hset(keys.maxEventTime, "trade.orders:0", time);
-}
-
-export async function publishRouting(
-  consul: Consul,
-  doc: Partial<RoutingDocument> & { version: number; active: string },
-) {
-  const full: RoutingDocument = {
-    standby: [],
-    mode: "auto",
-    reason: "test",
-    changedAt: new Date().toISOString(),
-    changedBy: "test",
-    ...doc,
-  };
-  await consul.kv.set(CONSUL_KEYS.routing, JSON.stringify(full));
-  return full;
-}
-
-export async function publishHealth(
-  consul: Consul,
-  states: Record<string, HealthDocument["links"][string]["state"]>,
-) {
-  const now = new Date().toISOString();
-  const doc: HealthDocument = {
-    updatedAt: now,
-    links: Object.fromEntries(
-      Object.entries(states).map(([id, state]) => [id, { state, since: now, detail: "test" }]),
-    ),
-  };
-  await consul.kv.set(CONSUL_KEYS.health, JSON.stringify(doc));
-}
-
-/** The value of a counter or gauge series (0 when it was never touched). */
-export async function metricValue(registry: Registry, name: string, labels: Record<string, string> = {}) {
-  const metric = registry.getSingleMetric(name);
-  if (!metric) throw new Error(`no metric ${name}`);
-  const { values } = await metric.get();
-  return values
-    .filter((v) => Object.entries(labels).every(([k, want]) => String(v.labels[k]) === want))
-    .reduce((sum, v) => sum + v.value, 0);
-}
-
-export function get(app: FastifyInstance, url: string, apiKey: string = API_KEY) {
-  return app.inject({ method: "GET", url, headers: { "x-api-key": apiKey } });
-}
-
-export async function waitReady(app: FastifyInstance) {
-  await waitFor("the gateway to be ready", async () => (await app.inject("/readyz")).statusCode === 200);
 }

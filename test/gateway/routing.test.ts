@@ -3,17 +3,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { CONSUL_KEYS, type GatewayAck, type RoutingDocument } from "../../common/routing.ts";
-import {
-  ADMIN_TOKEN,
-  get,
-  metricValue,
-  publishRouting,
-  type StartedGateway,
-  setDay,
-  useHarness,
-  waitFor,
-  waitReady,
-} from "./helpers.ts";
+import { type StartedGateway, useHarness, waitFor } from "./helpers.ts";
 
 // Routing through Consul: the active link comes from oneservice/routing, is applied as soon as it changes,
 // is acknowledged back, survives a Consul outage (in memory and on disk), and bad documents change nothing.
@@ -22,22 +12,20 @@ describe("gateway routing", () => {
   const h = useHarness(["a", "b"]);
   let gw: StartedGateway;
 
-  const linkOf = async () => (await get(gw.app, "/v1/metrics/gmv")).headers["x-oneservice-link"];
+  const linkOf = async () => (await gw.get("/v1/metrics/gmv")).headers["x-oneservice-link"];
   const ack = async (gatewayId: string) => {
     const item = await h.consul.kv.get(CONSUL_KEYS.gatewayAcks + gatewayId);
     return item
       ? { ...(JSON.parse(item.Value ?? "") as GatewayAck), session: (item as { Session?: string }).Session }
       : null;
   };
-  const routingStatus = async (app = gw.app) =>
-    (await app.inject({ url: "/admin/routing", headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json();
+  const routingStatus = async (g = gw) => (await g.admin("/admin/routing")).json();
 
   test("without a routing document in Consul it routes to the first link and writes no document", async () => {
-    await setDay(h.link("a"), h.today(), "gmv", "all", "all", 100);
-    await setDay(h.link("b"), h.today(), "gmv", "all", "all", 200);
+    await h.setDay("a", "gmv", "all", "all", 100);
+    await h.setDay("b", "gmv", "all", "all", 200);
     gw = await h.gateway({ CACHE_TTL: "1h", GATEWAY_ID: "gw-routing" });
-    await waitReady(gw.app);
-    const res = await get(gw.app, "/v1/metrics/gmv");
+    const res = await gw.get("/v1/metrics/gmv");
     assert.equal(res.statusCode, 200);
     assert.equal(res.headers["x-oneservice-link"], "a");
     assert.equal(res.headers["x-oneservice-routing-version"], "1");
@@ -51,18 +39,18 @@ describe("gateway routing", () => {
 
   test("a new routing version switches reads at once, drops the cache and is acknowledged", async () => {
     // CACHE_TTL is an hour: only dropping the cache on the switch lets link b's value through.
-    assert.equal((await get(gw.app, "/v1/metrics/gmv")).json().value, 100);
-    await publishRouting(h.consul, { version: 2, active: "b", standby: ["a"] });
+    assert.equal((await gw.get("/v1/metrics/gmv")).json().value, 100);
+    await h.publishRouting({ version: 2, active: "b", standby: ["a"] });
     await waitFor("reads from link b", async () => (await linkOf()) === "b");
-    const res = await get(gw.app, "/v1/metrics/gmv");
+    const res = await gw.get("/v1/metrics/gmv");
     assert.deepEqual(
       [res.json().value, res.json().link, res.headers["x-oneservice-routing-version"]],
       [200, "b", "2"],
     );
     await waitFor("the acknowledgement of version 2", async () => (await ack("gw-routing"))?.version === 2);
     assert.equal((await ack("gw-routing"))?.active, "b");
-    assert.equal(await metricValue(gw.registry, "oneservice_gateway_routing_version"), 2);
-    assert.equal(await metricValue(gw.registry, "oneservice_gateway_routing_switches_total"), 1);
+    assert.equal(await gw.metric("oneservice_gateway_routing_version"), 2);
+    assert.equal(await gw.metric("oneservice_gateway_routing_switches_total"), 1);
     await waitFor("the local copy of version 2", async () => {
       const saved = JSON.parse(await readFile(join(h.dir, "routing-1.json"), "utf8")) as RoutingDocument;
       return saved.version === 2;
@@ -74,25 +62,25 @@ describe("gateway routing", () => {
     await h.consul.kv.set(CONSUL_KEYS.routing, JSON.stringify({ ...current }));
     await waitFor("the rewrite to be seen", async () => {
       return (
-        (await metricValue(gw.registry, "oneservice_gateway_consul_documents_total", {
+        (await gw.metric("oneservice_gateway_consul_documents_total", {
           result: "unchanged",
         })) >= 1
       );
     });
-    assert.equal(await metricValue(gw.registry, "oneservice_gateway_routing_switches_total"), 1);
+    assert.equal(await gw.metric("oneservice_gateway_routing_switches_total"), 1);
   });
 
   test("invalid documents are ignored, counted and logged; the last good one stays in force", async () => {
     const invalid = () =>
-      metricValue(gw.registry, "oneservice_gateway_consul_documents_total", {
+      gw.metric("oneservice_gateway_consul_documents_total", {
         key: "routing",
         result: "invalid",
       });
     await h.consul.kv.set(CONSUL_KEYS.routing, "{not json");
     await waitFor("the first invalid document", async () => (await invalid()) === 1);
-    await publishRouting(h.consul, { version: 3, active: "nowhere", standby: ["a"] });
+    await h.publishRouting({ version: 3, active: "nowhere", standby: ["a"] });
     await waitFor("the second invalid document", async () => (await invalid()) === 2);
-    await publishRouting(h.consul, { version: 0, active: "a" });
+    await h.publishRouting({ version: 0, active: "a" });
     await waitFor("the third invalid document", async () => (await invalid()) === 3);
     assert.equal(await linkOf(), "b");
     assert.equal((await routingStatus()).document.version, 2);
@@ -100,7 +88,7 @@ describe("gateway routing", () => {
   });
 
   test("Consul unreachable: the routing in force stays, and a gateway started meanwhile routes from its local copy", async () => {
-    await publishRouting(h.consul, { version: 4, active: "b", standby: ["a"] });
+    await h.publishRouting({ version: 4, active: "b", standby: ["a"] });
     await waitFor("version 4", async () => (await routingStatus()).document?.version === 4);
     await h.consulServer.close();
     await waitFor("the outage to be noticed", async () => (await routingStatus()).consulReachable === false);
@@ -111,11 +99,10 @@ describe("gateway routing", () => {
       ROUTING_CACHE_FILE: join(h.dir, "routing-1.json"),
       GATEWAY_ID: "gw-restarted",
     });
-    await waitReady(restarted.app);
-    const res = await get(restarted.app, "/v1/metrics/gmv");
+    const res = await restarted.get("/v1/metrics/gmv");
     assert.equal(res.headers["x-oneservice-link"], "b");
     assert.equal(res.headers["x-oneservice-routing-version"], "4");
-    assert.equal((await routingStatus(restarted.app)).source, "file");
+    assert.equal((await routingStatus(restarted)).source, "file");
 
     // Consul back: the same document is confirmed and acknowledged; a change is applied again.
     await h.restartConsul();
@@ -123,16 +110,14 @@ describe("gateway routing", () => {
       "the restarted gateway's acknowledgement",
       async () => (await ack("gw-restarted"))?.version === 4,
     );
-    await publishRouting(h.consul, { version: 5, active: "a", standby: ["b"] });
+    await h.publishRouting({ version: 5, active: "a", standby: ["b"] });
     await waitFor("both gateways on link a", async () => {
       const links = await Promise.all(
-        [gw.app, restarted.app].map(
-          async (app) => (await get(app, "/v1/metrics/gmv")).headers["x-oneservice-link"],
-        ),
+        [gw, restarted].map(async (g) => (await g.get("/v1/metrics/gmv")).headers["x-oneservice-link"]),
       );
       return links.every((l) => l === "a");
     });
-    assert.equal((await routingStatus(restarted.app)).source, "consul");
+    assert.equal((await routingStatus(restarted)).source, "consul");
   });
 
   test("a gateway that stops releases its session and with it its acknowledgement", async () => {

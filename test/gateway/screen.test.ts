@@ -4,18 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
-import { BusinessClock } from "../../common/businessTime.ts";
-import {
-  API_KEY,
-  publishRouting,
-  type StartedGateway,
-  setDay,
-  setMinute,
-  setWatermark,
-  TIME_ZONE,
-  useHarness,
-  waitReady,
-} from "./helpers.ts";
+import { API_KEY, type StartedGateway, TIME_ZONE, useHarness } from "./helpers.ts";
 
 // The big screen in a real browser (Debian's headless Chromium): the page loads from the gateway alone,
 // shows the live values, top sellers, the minute chart and the link in use, and follows the SSE stream
@@ -31,27 +20,25 @@ describe("big screen page", () => {
   let browser: BrowserContext;
   let page: Page;
   const external: string[] = [];
+  const pageErrors: string[] = [];
   const watermark = Date.now() - 2_000;
 
   before(async () => {
-    const clock = new BusinessClock(TIME_ZONE);
-    for (const id of ["a", "b"]) {
-      const link = h.link(id);
-      await setDay(link, h.today(), "gmv", "all", "all", 1_234_567_89);
-      await setDay(link, h.today(), "paid_orders", "all", "all", 45_678);
-      await setDay(link, h.today(), "buyers", "all", "all", 31_337);
-      await setWatermark(link, watermark);
-      for (let s = 1; s <= 12; s++)
-        await setDay(link, h.today(), "gmv", "seller", `seller-${s}`, 100_000_00 - s * 6_500_00);
+    for (const link of ["a", "b"]) {
+      await h.setDay(link, "gmv", "all", "all", 1_234_567_89);
+      await h.setDay(link, "paid_orders", "all", "all", 45_678);
+      await h.setDay(link, "buyers", "all", "all", 31_337);
+      await h.setWatermark(link, watermark);
+      for (let s = 1; s <= 12; s++) {
+        await h.setDay(link, "gmv", "seller", `seller-${s}`, 100_000_00 - s * 6_500_00);
+      }
       for (let m = 59; m >= 0; m--) {
-        const b = clock.bucket(h.clock.now - m * 60_000);
         const wave = 1_500_000 + Math.round(900_000 * Math.sin((60 - m) / 7)) + (60 - m) * 20_000;
-        await setMinute(link, b.date, b.minute, "gmv", "all", "all", wave);
+        await h.setMinute(link, h.clock.now - m * 60_000, "gmv", wave);
       }
     }
-    await publishRouting(h.consul, { version: 1, active: "a", standby: ["b"] });
+    await h.publishRouting({ version: 1, active: "a", standby: ["b"] });
     gw = await h.gateway({ STREAM_INTERVAL: "100ms", CACHE_TTL: "0" });
-    await waitReady(gw.app);
     base = await gw.app.listen({ port: 0, host: "127.0.0.1" });
 
     profile = await mkdtemp(join(tmpdir(), "gateway-screen-chromium-"));
@@ -73,6 +60,10 @@ describe("big screen page", () => {
     page = browser.pages()[0] ?? (await browser.newPage());
     page.on("request", (req) => {
       if (!req.url().startsWith(base)) external.push(req.url());
+    });
+    page.on("pageerror", (err) => pageErrors.push(err.message));
+    page.on("console", (msg) => {
+      if (msg.type() === "error") pageErrors.push(msg.text());
     });
   });
 
@@ -105,13 +96,14 @@ describe("big screen page", () => {
   });
 
   test("follows the stream as values change and the routing switches", async () => {
-    await setDay(h.link("b"), h.today(), "gmv", "all", "all", 1_300_000_00);
-    await publishRouting(h.consul, { version: 2, active: "b", standby: ["a"] });
+    await h.setDay("b", "gmv", "all", "all", 1_300_000_00);
+    await h.publishRouting({ version: 2, active: "b", standby: ["a"] });
     await page.waitForSelector("#link[data-link='b']");
     await page.waitForSelector("#gmv .value[data-value='130000000']");
     await waitText("#gmv .value", "¥1,300,000.00");
     assert.equal(await text("#routing-version"), "2");
     await mkdir(join(SCREENSHOT, ".."), { recursive: true });
     await page.screenshot({ path: SCREENSHOT });
+    assert.deepEqual(pageErrors, [], "no script errors, nothing the browser failed to load");
   });
 });

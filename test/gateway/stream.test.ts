@@ -1,15 +1,6 @@
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
-import {
-  API_KEY,
-  metricValue,
-  publishRouting,
-  type StartedGateway,
-  setDay,
-  useHarness,
-  waitFor,
-  waitReady,
-} from "./helpers.ts";
+import { API_KEY, type StartedGateway, useHarness, waitFor } from "./helpers.ts";
 
 // GET /v1/stream over a real socket: a first snapshot with everything subscribed, then only what changed,
 // including a routing switch; refusals are ordinary JSON errors before any stream starts.
@@ -59,13 +50,12 @@ describe("gateway stream", () => {
       ["a", 5000],
       ["b", 5000],
     ] as const) {
-      await setDay(h.link(id), h.today(), "gmv", "all", "all", gmv);
-      await setDay(h.link(id), h.today(), "paid_orders", "all", "all", 50);
-      await setDay(h.link(id), h.today(), "gmv", "seller", "s1", 4000);
+      await h.setDay(id, "gmv", "all", "all", gmv);
+      await h.setDay(id, "paid_orders", "all", "all", 50);
+      await h.setDay(id, "gmv", "seller", "s1", 4000);
     }
-    await publishRouting(h.consul, { version: 1, active: "a", standby: ["b"] });
+    await h.publishRouting({ version: 1, active: "a", standby: ["b"] });
     gw = await h.gateway({ STREAM_INTERVAL: "20ms", CACHE_TTL: "0" });
-    await waitReady(gw.app);
     base = await gw.app.listen({ port: 0, host: "127.0.0.1" });
   });
 
@@ -96,15 +86,15 @@ describe("gateway stream", () => {
       });
       const series = (first.data.series as Record<string, { points: unknown[] }>).gmv;
       assert.equal(series?.points.length, 60);
-      assert.equal(await metricValue(gw.registry, "oneservice_gateway_stream_clients"), 1);
+      assert.equal(await gw.metric("oneservice_gateway_stream_clients"), 1);
 
-      await setDay(h.link("a"), h.today(), "gmv", "all", "all", 6000);
+      await h.setDay("a", "gmv", "all", "all", 6000);
       const update = await events.next((e) => e.event === "update");
       assert.deepEqual(update.data.values, { gmv: { value: 6000, stale: false } });
       assert.equal(update.data.top, undefined);
       assert.equal(update.data.link, "a");
 
-      await publishRouting(h.consul, { version: 2, active: "b", standby: ["a"] });
+      await h.publishRouting({ version: 2, active: "b", standby: ["a"] });
       const switched = await events.next((e) => e.data.link === "b");
       assert.equal(switched.data.routingVersion, 2);
       // b is behind a: the counter holds at what the screen already showed.
@@ -114,7 +104,7 @@ describe("gateway stream", () => {
       await events.cancel();
     }
     await waitFor("the stream to be closed", async () => {
-      return (await metricValue(gw.registry, "oneservice_gateway_stream_clients")) === 0;
+      return (await gw.metric("oneservice_gateway_stream_clients")) === 0;
     });
   });
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { node, tracing } from "@opentelemetry/sdk-node";
-import { API_KEY, setDay, useHarness, waitReady } from "./helpers.ts";
+import { API_KEY, useHarness } from "./helpers.ts";
 
 // With tracing on, a request is a server span continuing the caller's trace (W3C traceparent), and the
 // link read it caused is a child span naming the link. Spans go to memory here instead of an exporter.
@@ -16,10 +16,9 @@ describe("gateway tracing", () => {
     });
     provider.register();
     try {
-      await setDay(h.link("a"), h.today(), "gmv", "all", "all", 42);
+      await h.setDay("a", "gmv", "all", "all", 42);
       const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
       const traced = await h.gateway({ CACHE_TTL: "0" }, provider.getTracer("test"));
-      await waitReady(traced.app);
       const answer = await traced.app.inject({
         url: "/v1/metrics/gmv",
         headers: { "x-api-key": API_KEY, traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
