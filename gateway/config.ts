@@ -120,6 +120,7 @@ export const gatewaySettings = {
   staleServeMaxMs: duration({
     env: "STALE_SERVE_MAX",
     default: 300_000,
+    shownDefault: "5m",
     doc: "With every link down, last-known values at most this old are served (flagged stale); else 503.",
   }),
   noDipMaxEntries: int({
@@ -131,6 +132,7 @@ export const gatewaySettings = {
   streamIntervalMs: duration({
     env: "STREAM_INTERVAL",
     default: 1_000,
+    shownDefault: "1s",
     min: 10,
     doc: "How often each /v1/stream client is checked for changed values.",
   }),
@@ -163,6 +165,7 @@ export const gatewaySettings = {
   shutdownTimeoutMs: duration({
     env: "SHUTDOWN_TIMEOUT",
     default: 10_000,
+    shownDefault: "10s",
     doc: "Bound on closing connections and releasing the Consul session after SIGTERM.",
   }),
 };
