@@ -23,10 +23,10 @@ import {
   standbyOrder,
   unhealthyTarget,
 } from "./decide.ts";
-import { Judge, type LinkJudgement, type StateChange } from "./judge.ts";
+import { Judge, type LinkJudgement, type StateChange, unknownJudgement } from "./judge.ts";
 import { type LeaderInfo, LeaderLock } from "./leaderLock.ts";
 import { type ComparatorMetrics, LINK_STATES } from "./metrics.ts";
-import { LinkProbe, NO_PROGRESS } from "./probe.ts";
+import { LinkProbe } from "./probe.ts";
 import { type RoutingSnapshot, RoutingStore } from "./routingWriter.ts";
 
 // The one loop that owns the comparator's state: probe every link, judge, and, on the leader only, decide and
@@ -128,28 +128,7 @@ export class Comparator {
         this.holding = null;
       },
     });
-    this.judgements = c.links.map((link) => ({
-      link,
-      state: "unknown",
-      since: now,
-      findings: [],
-      suspicions: [],
-      pending: null,
-      healthyClosedMinutes: null,
-      heartbeatAgeMs: null,
-      watermarkBehindMs: null,
-      gaps: {},
-      observation: {
-        link,
-        at: now,
-        error: null,
-        progress: NO_PROGRESS,
-        lagRecords: null,
-        date: "",
-        values: {},
-        digests: {},
-      },
-    }));
+    this.judgements = c.links.map((link) => unknownJudgement(link, now));
   }
 
   get id(): string {
@@ -200,40 +179,14 @@ export class Comparator {
   }
 
   linksView() {
-    const c = this.d.config;
     return {
       comparatorId: this.id,
       leader: this.leader.isLeader,
       probedAt: this.probedAt ? new Date(this.probedAt).toISOString() : null,
       date: this.date,
-      probeIntervalMs: c.probeIntervalMs,
-      links: this.judgements.map((j, i) => ({
-        id: j.link,
-        priority: i + 1,
-        state: j.state,
-        since: new Date(j.since).toISOString(),
-        eligible: isEligible(j, c.failbackAfterMinutes),
-        healthyClosedMinutes: j.healthyClosedMinutes,
-        pending: j.pending,
-        findings: j.findings,
-        suspicions: j.suspicions,
-        error: j.observation.error,
-        heartbeatAgeMs: j.heartbeatAgeMs,
-        watermark: j.observation.progress.watermark,
-        watermarkBehindMs: j.watermarkBehindMs,
-        lagRecords: j.observation.lagRecords,
-        closedThrough: j.observation.progress.closedThrough,
-        values: j.observation.values,
-        gaps: j.gaps,
-      })),
-      thresholds: {
-        heartbeatStaleMs: c.heartbeatStaleMs,
-        lagBoundMs: c.lagBoundMs,
-        lagBoundRecords: c.lagBoundRecords,
-        hysteresisProbes: c.hysteresisProbes,
-        gapWindow: c.gapWindow,
-        failbackAfterMinutes: c.failbackAfterMinutes,
-      },
+      probeIntervalMs: this.d.config.probeIntervalMs,
+      links: this.linkViews(),
+      thresholds: this.thresholds(),
     };
   }
 
@@ -410,7 +363,7 @@ export class Comparator {
           by: this.id,
           link: j.link,
           reason: `link ${j.link} is suspect: ${s.detail}. Not acted on: an operator must tell which link is right.`,
-          evidence: { finding: s, links: this.linkSummary() },
+          evidence: { finding: s, links: this.linkViews() },
         });
       }
     }
@@ -438,7 +391,7 @@ export class Comparator {
         reason: holdReason(decision),
         evidence: {
           active: this.linkEvidence(decision.active),
-          links: this.linkSummary(),
+          links: this.linkViews(),
           thresholds: this.thresholds(),
         },
       });
@@ -477,7 +430,7 @@ export class Comparator {
         const evidence = {
           active: this.linkEvidence(decision.from),
           target: { ...this.linkEvidence(decision.to), lastResort: decision.lastResort },
-          links: this.linkSummary(),
+          links: this.linkViews(),
           thresholds: this.thresholds(),
           timing: {
             faultOnset: onset,
@@ -595,7 +548,7 @@ export class Comparator {
         forced: unhealthy !== null,
         target: unhealthy ?? this.linkEvidence(to),
         previous: current,
-        links: this.linkSummary(),
+        links: this.linkViews(),
         client: req.client,
         timing: { decidedAt, writtenAt, switchMs: writtenAt - decidedAt },
       },
@@ -660,11 +613,20 @@ export class Comparator {
     };
   }
 
-  private linkSummary(): Record<string, unknown>[] {
-    return this.judgements.map((j) => ({
-      link: j.link,
+  /** Every link as the comparator sees it: served by GET /v1/links and kept as evidence with decisions. */
+  private linkViews() {
+    const failbackAfterMinutes = this.d.config.failbackAfterMinutes;
+    return this.judgements.map((j, i) => ({
+      id: j.link,
+      priority: i + 1,
       state: j.state,
-      eligible: isEligible(j, this.d.config.failbackAfterMinutes),
+      since: new Date(j.since).toISOString(),
+      eligible: isEligible(j, failbackAfterMinutes),
+      healthyClosedMinutes: j.healthyClosedMinutes,
+      pending: j.pending,
+      findings: j.findings,
+      suspicions: j.suspicions,
+      error: j.observation.error,
       heartbeatAgeMs: j.heartbeatAgeMs,
       watermark: j.observation.progress.watermark,
       watermarkBehindMs: j.watermarkBehindMs,

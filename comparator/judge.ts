@@ -1,4 +1,5 @@
 import { METRICS, type MetricKind } from "../common/catalog.ts";
+import type { LinkProgress } from "../common/linkReader.ts";
 import type { LinkState } from "../common/routing.ts";
 import type { Observation } from "./probe.ts";
 
@@ -83,6 +84,35 @@ export interface LinkJudgement {
   /** Per live metric: the median of the comparable links minus this link's value. */
   gaps: Record<string, number>;
   observation: Observation;
+}
+
+/** Progress of a link that could not be read, or not yet. */
+export const NO_PROGRESS: LinkProgress = { watermark: 0, partitions: {}, closedThrough: 0, heartbeat: 0 };
+
+/** A link before its first judgement: state unknown, nothing observed yet. */
+export function unknownJudgement(link: string, at: number): LinkJudgement {
+  return {
+    link,
+    state: "unknown",
+    since: at,
+    findings: [],
+    suspicions: [],
+    pending: null,
+    healthyClosedMinutes: null,
+    heartbeatAgeMs: null,
+    watermarkBehindMs: null,
+    gaps: {},
+    observation: {
+      link,
+      at,
+      error: null,
+      progress: NO_PROGRESS,
+      lagRecords: null,
+      date: "",
+      values: {},
+      digests: {},
+    },
+  };
 }
 
 export interface StateChange {

@@ -4,7 +4,7 @@ import { keys, partitionField } from "../common/keys.ts";
 import { type LinkProgress, readDigests, readProgress } from "../common/linkReader.ts";
 import type { LinkAddress } from "../common/links.ts";
 import { INPUT_TOPICS } from "../common/topics.ts";
-import { LIVE_METRICS } from "./judge.ts";
+import { LIVE_METRICS, NO_PROGRESS } from "./judge.ts";
 
 /** What one probe saw of one link. */
 export interface Observation {
@@ -23,8 +23,6 @@ export interface Observation {
   /** Digests of the closed minutes of `date`: HHMM -> sha1. */
   digests: Record<string, string>;
 }
-
-export const NO_PROGRESS: LinkProgress = { watermark: 0, partitions: {}, closedThrough: 0, heartbeat: 0 };
 
 interface Offsets {
   at: number;

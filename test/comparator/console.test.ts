@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { mkdir } from "node:fs/promises";
 import { after, before, describe, it } from "node:test";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { CONSUL_KEYS } from "../../common/routing.ts";
 import type { BuiltComparator } from "../../comparator/app.ts";
+import { type HeadlessChromium, launchHeadlessChromium } from "../support/headlessChromium.ts";
 import { waitFor } from "../support/links.ts";
 import {
   ADMIN_TOKEN,
@@ -29,8 +28,7 @@ describe("ops console", () => {
   let stack: Stack;
   let c: BuiltComparator;
   let base: string;
-  let profile: string;
-  let browser: BrowserContext;
+  let browser: HeadlessChromium;
   let page: Page;
   let writer: NodeJS.Timeout;
   const faults = new Map<string, LinkFixture>();
@@ -71,23 +69,8 @@ describe("ops console", () => {
       }),
     );
 
-    profile = await mkdtemp(join(tmpdir(), "comparator-console-chromium-"));
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: "/usr/bin/chromium",
-      headless: true,
-      viewport: { width: 1500, height: 1100 },
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
-    page = browser.pages()[0] ?? (await browser.newPage());
+    browser = await launchHeadlessChromium({ width: 1500, height: 1100 });
+    page = browser.page;
     page.on("request", (req) => {
       if (!req.url().startsWith(base)) external.push(req.url());
     });
@@ -103,7 +86,6 @@ describe("ops console", () => {
     clearInterval(writer);
     await c?.close();
     await stack?.stop();
-    await rm(profile, { recursive: true, force: true });
   });
 
   it("shows the links side by side, the routing and its gateway acknowledgements", async () => {

@@ -2,34 +2,12 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { LinkState, RoutingDocument } from "../../common/routing.ts";
 import { decideAutomatic, isEligible, nextRouting, standbyOrder } from "../../comparator/decide.ts";
-import type { LinkJudgement } from "../../comparator/judge.ts";
-import { NO_PROGRESS } from "../../comparator/probe.ts";
+import { type LinkJudgement, unknownJudgement } from "../../comparator/judge.ts";
 
 const FAILBACK_AFTER = 5;
 
 function judged(link: string, state: LinkState, healthyClosedMinutes: number | null = null): LinkJudgement {
-  return {
-    link,
-    state,
-    since: 0,
-    findings: [],
-    suspicions: [],
-    pending: null,
-    healthyClosedMinutes,
-    heartbeatAgeMs: null,
-    watermarkBehindMs: null,
-    gaps: {},
-    observation: {
-      link,
-      at: 0,
-      error: null,
-      progress: NO_PROGRESS,
-      lagRecords: null,
-      date: "",
-      values: {},
-      digests: {},
-    },
-  };
+  return { ...unknownJudgement(link, 0), state, healthyClosedMinutes };
 }
 
 function routing(active: string, mode: "auto" | "manual" = "auto"): RoutingDocument {
