@@ -289,32 +289,40 @@ export class Comparator {
     this.events.emit("state", change);
   }
 
+  /** Reads the routing; on the leader, decides first (every ms counts), then records and publishes the rest. */
   private async syncWithConsul(changes: StateChange[]): Promise<void> {
     let routing: RoutingSnapshot;
     try {
       routing = await this.routingStore.read();
       this.consulOkAt = Date.now();
-      if (Date.now() - this.acksReadAt >= ACKS_REFRESH_MS) {
-        this.acks = await this.routingStore.readAcks();
-        this.acksReadAt = Date.now();
-      }
     } catch (err) {
       this.consulFailed("read_routing", err);
       return;
     }
     this.routing = routing;
-    this.publishRoutingMetrics();
-    if (!this.leader.isLeader) return;
-    try {
-      if (routing.doc === null && routing.problem === null) routing = await this.createInitialRouting();
-      this.reportProblem(routing.problem);
-      for (const change of changes) await this.recordDecision(stateChangeRecord(change, this.id), change.at);
-      await this.reportSuspicions();
-      if (routing.doc) await this.decide(routing);
-      await this.publishHealth(changes.length > 0);
-    } catch (err) {
-      this.consulFailed("write", err);
+    if (this.leader.isLeader) {
+      try {
+        if (routing.doc === null && routing.problem === null) routing = await this.createInitialRouting();
+        this.reportProblem(routing.problem);
+        if (routing.doc) await this.decide(routing);
+        // Stamped with the probe that saw them, so they sort before the failover they caused.
+        for (const change of changes)
+          await this.recordDecision(stateChangeRecord(change, this.id), change.at);
+        await this.reportSuspicions();
+        await this.publishHealth(changes.length > 0);
+      } catch (err) {
+        this.consulFailed("write", err);
+      }
     }
+    if (Date.now() - this.acksReadAt >= ACKS_REFRESH_MS) {
+      try {
+        this.acks = await this.routingStore.readAcks();
+        this.acksReadAt = Date.now();
+      } catch (err) {
+        this.consulFailed("read_acks", err);
+      }
+    }
+    this.publishRoutingMetrics();
   }
 
   private publishRoutingMetrics(): void {
@@ -402,8 +410,8 @@ export class Comparator {
     const reason = `link ${decision.from} is ${active.state}: ${active.findings.map((f) => f.detail).join("; ")}`;
     await inSpan(
       this.d.tracer,
-      "comparator.decision",
-      { kind: decision.kind, from: decision.from, to: decision.to },
+      "comparator.failover",
+      { from: decision.from, to: decision.to, "routing.modifyIndex": routing.modifyIndex },
       async (span) => {
         const next = nextRouting(
           doc,
@@ -443,7 +451,6 @@ export class Comparator {
         };
         span.setAttribute("written", true);
         span.setAttribute("routing.version", next.version);
-        span.setAttribute("evidence", JSON.stringify(evidence).slice(0, 8_000));
         await this.recordDecision({
           kind: "auto_failover",
           by: this.id,
@@ -574,8 +581,21 @@ export class Comparator {
     };
   }
 
+  /** Every decision goes through here: the audit trail, the counter, a span carrying the evidence, the event. */
   private async recordDecision(entry: NewAuditRecord, at?: number): Promise<AuditRecord> {
-    const record = await this.audit.record(entry, at);
+    const attributes: Record<string, string | number> = {
+      kind: entry.kind,
+      by: entry.by,
+      reason: entry.reason,
+      evidence: JSON.stringify(entry.evidence).slice(0, 8_000),
+    };
+    for (const key of ["link", "from", "to", "routingVersion"] as const) {
+      const value = entry[key];
+      if (value !== undefined) attributes[key] = value;
+    }
+    const record = await inSpan(this.d.tracer, "comparator.decision", attributes, () =>
+      this.audit.record(entry, at),
+    );
     this.d.metrics.decisions.inc({ kind: entry.kind });
     this.events.emit("decision", record);
     return record;
