@@ -63,6 +63,7 @@ export class SellerTiers {
     max: number,
     ttlMs: number,
   ) {
+    // ttl 0: entries never go stale (the offline recompute reads a table that no longer changes).
     this.cache = new LRUCache({ max, ttl: ttlMs });
   }
 

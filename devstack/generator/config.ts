@@ -34,7 +34,13 @@ export const generatorSettings = {
     env: "GENERATOR_RATE",
     default: 2000,
     min: 0,
-    doc: "base rate in events/s, paced to the wall clock; 0 = as fast as possible (event times then advance as if at 2000/s)",
+    doc: "base rate in events/s, paced to the wall clock; 0 = as fast as possible (event times then advance at GENERATOR_UNPACED_EVENT_RATE)",
+  }),
+  unpacedEventRate: num({
+    env: "GENERATOR_UNPACED_EVENT_RATE",
+    default: 2000,
+    min: 1,
+    doc: "with GENERATOR_RATE=0, the events per second of event time: lower spreads a short run over more minutes",
   }),
   peakMultiplier: num({
     env: "GENERATOR_PEAK_MULTIPLIER",

@@ -11,9 +11,6 @@ export interface RateProfile {
   peakDurationMs: number;
 }
 
-/** The base rate of the virtual clock when sending is unpaced (GENERATOR_RATE=0). */
-export const UNPACED_VIRTUAL_RATE = 2000;
-
 export function validateProfile(p: RateProfile): void {
   if (!(p.baseRate > 0)) throw new RangeError(`baseRate must be positive, got ${p.baseRate}`);
   if (!(p.peakMultiplier >= 1))

@@ -6,7 +6,6 @@ import { type DimensionFiles, writeDimensions } from "./dimensions.ts";
 import { type LinkStats, LinkWriter, statsPerLink } from "./linkWriter.ts";
 import { type ModelCounts, TrafficModel } from "./model.ts";
 import type { PopulationSizes } from "./population.ts";
-import { UNPACED_VIRTUAL_RATE } from "./profile.ts";
 import { startProgress } from "./progress.ts";
 import { TruthFile } from "./truthFile.ts";
 
@@ -20,8 +19,10 @@ export interface GeneratorOptions {
   seed: string;
   /** Event time of the first record, epoch ms. */
   startTime: number;
-  /** Base events/s, paced to the wall clock; 0 = unpaced, event times advancing at UNPACED_VIRTUAL_RATE. */
+  /** Base events/s, paced to the wall clock; 0 = unpaced, event times advancing at unpacedEventRate. */
   rate: number;
+  /** Events per second of event time when unpaced. */
+  unpacedEventRate: number;
   peakMultiplier: number;
   peakAfterMs: number;
   peakDurationMs: number;
@@ -77,7 +78,7 @@ export async function runGenerator(run: GeneratorRun): Promise<GeneratorResult> 
     startTime: opts.startTime,
     partitions: opts.partitions,
     profile: {
-      baseRate: paced ? opts.rate : UNPACED_VIRTUAL_RATE,
+      baseRate: paced ? opts.rate : opts.unpacedEventRate,
       peakMultiplier: opts.peakMultiplier,
       peakAfterMs: opts.peakAfterMs,
       peakDurationMs: opts.peakDurationMs,

@@ -66,7 +66,7 @@ try {
     values.truth ? truthFile(values.truth) : kafkaTopics((values.kafka ?? "").split(",")),
     {
       scratch,
-      tiers: new SellerTiers(link, 1_000_000, Number.POSITIVE_INFINITY),
+      tiers: new SellerTiers(link, 1_000_000, 0),
       industryOf: categories.industryOf,
       clock,
       latenessMs: Number(meta.latenessMs),
