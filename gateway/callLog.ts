@@ -53,8 +53,10 @@ export function installCallLog(
         parent,
       );
       req.span = span;
-      // Continue the request inside the span's context so that link reads become its children.
-      context.with(trace.setSpan(parent, span), done);
+      // Continue the request inside the span's context so that link reads become its children; an
+      // unsampled span would only have unsampled children, so most requests are spared the context switch.
+      if (span.isRecording()) context.with(trace.setSpan(parent, span), done);
+      else done();
     });
 
   app.addHook("onResponse", (req, reply, done) => {
