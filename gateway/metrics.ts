@@ -27,6 +27,8 @@ export function gatewayMetrics(registry: Registry, links: readonly string[]) {
   });
   for (const link of links) linkUp.set({ link }, 0);
 
+  let consulProbe: () => boolean = () => false;
+
   // prom-client hashes the label values on every call; the few combinations a gateway sees are kept bound.
   const requestChildren = new Map<
     string,
@@ -98,7 +100,14 @@ export function gatewayMetrics(registry: Registry, links: readonly string[]) {
       name: "oneservice_gateway_consul_reachable",
       help: "1 while the routing watch gets answers from Consul",
       registers,
+      collect() {
+        this.set(consulProbe() ? 1 : 0);
+      },
     }),
+    /** How the consul_reachable gauge finds out, at each scrape (a quiet watch reports nothing in between). */
+    probeConsulWith(probe: () => boolean): void {
+      consulProbe = probe;
+    },
     cacheHits: new Counter({
       name: "oneservice_gateway_cache_hits_total",
       help: "Reads answered from the micro-cache",

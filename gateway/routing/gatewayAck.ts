@@ -36,6 +36,9 @@ export class GatewayAcknowledger {
     return CONSUL_KEYS.gatewayAcks + this.gatewayId;
   }
 
+  /** When Consul last answered a write or renewal of ours (epoch ms; 0 = never). */
+  lastSuccessAt = 0;
+
   /** The version acknowledged in Consul so far (null until the first write succeeds). */
   get ackedVersion(): number | null {
     return this.written?.version ?? null;
@@ -107,6 +110,7 @@ export class GatewayAcknowledger {
       }
       this.written = ack;
       this.heldWarned = false;
+      this.lastSuccessAt = Date.now();
     } catch (err) {
       this.metrics.consulErrors.inc({ operation: "ack" });
       this.log.warn({ err: (err as Error).message, version: ack.version }, "routing acknowledgement failed");
@@ -129,6 +133,7 @@ export class GatewayAcknowledger {
     if (this.sessionId !== null) {
       try {
         await this.consul.session.renew(this.sessionId);
+        this.lastSuccessAt = Date.now();
       } catch (err) {
         this.metrics.consulErrors.inc({ operation: "session_renew" });
         // 404: the session expired (Consul unreachable for too long): its key is gone, start again.

@@ -69,7 +69,7 @@ export class RoutingWatcher {
 
   constructor(private readonly opts: RoutingWatcherOptions) {
     this.acknowledger = new GatewayAcknowledger(opts.consul, opts.gatewayId, opts.log, opts.metrics);
-    opts.metrics.consulReachable.set(0);
+    opts.metrics.probeConsulWith(() => this.consulReachable());
   }
 
   /** The routing document in force, or null before any is known. */
@@ -114,9 +114,12 @@ export class RoutingWatcher {
     };
   }
 
+  // A blocking watch that waits says nothing, so the session renewals (every few seconds) count too.
   private consulReachable(): boolean {
-    if (this.watches.length === 0) return false;
-    const answered = Math.min(...this.watches.map((w) => w.updateTime() ?? 0));
+    const answered = Math.max(
+      this.acknowledger.lastSuccessAt,
+      ...this.watches.map((w) => w.updateTime() ?? 0),
+    );
     return answered > 0 && (this.lastConsulError === null || answered > this.lastConsulError.at);
   }
 
@@ -129,14 +132,10 @@ export class RoutingWatcher {
       backoffFactor: retry.factorMs,
       backoffMax: retry.maxMs,
     }) as unknown as ConsulWatch;
-    watch.on("change", (item) => {
-      this.opts.metrics.consulReachable.set(1);
-      onChange(item);
-    });
+    watch.on("change", onChange);
     watch.on("error", (err) => {
       const first = this.lastConsulError === null || this.consulReachable();
       this.lastConsulError = { at: Date.now(), message: `${key}: ${err.message}` };
-      this.opts.metrics.consulReachable.set(0);
       this.opts.metrics.consulErrors.inc({
         operation: `watch_${key === CONSUL_KEYS.routing ? "routing" : "health"}`,
       });

@@ -93,6 +93,7 @@ describe("gateway routing", () => {
     await h.consulServer.close();
     await waitFor("the outage to be noticed", async () => (await routingStatus()).consulReachable === false);
     assert.equal(await linkOf(), "b");
+    assert.equal(await gw.metric("oneservice_gateway_consul_reachable"), 0);
 
     // A restart during the outage: same local copy file, Consul still down.
     const restarted = await h.gateway({
@@ -118,6 +119,7 @@ describe("gateway routing", () => {
       return links.every((l) => l === "a");
     });
     assert.equal((await routingStatus(restarted)).source, "consul");
+    assert.equal(await gw.metric("oneservice_gateway_consul_reachable"), 1);
   });
 
   test("a gateway that stops releases its session and with it its acknowledgement", async () => {
