@@ -42,6 +42,8 @@ export interface GatewayDeps {
   consulRetry?: { factorMs: number; maxMs: number };
 }
 
+const CONSUL_CALL_TIMEOUT_MS = 5_000;
+
 const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
   version: string;
 };
@@ -59,7 +61,10 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     port: config.consul.port,
     secure: config.consul.secure,
     defaults: config.consulToken ? { token: config.consulToken } : {},
-  });
+    // A bound on acknowledgements and session renewals (watches set their own, above their wait); the
+    // client takes it though its type does not say so.
+    timeout: CONSUL_CALL_TIMEOUT_MS,
+  } as ConstructorParameters<typeof Consul>[0]);
   const routing = new RoutingWatcher({
     consul,
     links: config.links,
