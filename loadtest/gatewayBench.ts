@@ -160,7 +160,7 @@ async function load(
   let second = 0;
   run.on("tick", ({ counter }) => {
     second += 1;
-    if (second % 2 === 0 || second === duration)
+    if (second <= duration && (second % 2 === 0 || second === duration))
       console.log(`    ${name}: ${second}/${duration} s, ${counter} req/s`);
   });
   const result = await run;
