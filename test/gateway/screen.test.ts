@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
+import { type HeadlessChromium, launchHeadlessChromium } from "../support/headlessChromium.ts";
 import { API_KEY, type StartedGateway, TIME_ZONE, useHarness } from "./helpers.ts";
 
 // The big screen in a real browser (Debian's headless Chromium): the page loads from the gateway alone,
@@ -16,8 +16,7 @@ describe("big screen page", () => {
   const h = useHarness(["a", "b"]);
   let gw: StartedGateway;
   let base: string;
-  let profile: string;
-  let browser: BrowserContext;
+  let browser: HeadlessChromium;
   let page: Page;
   const external: string[] = [];
   const pageErrors: string[] = [];
@@ -41,23 +40,8 @@ describe("big screen page", () => {
     gw = await h.gateway({ STREAM_INTERVAL: "100ms", CACHE_TTL: "0" });
     base = await gw.app.listen({ port: 0, host: "127.0.0.1" });
 
-    profile = await mkdtemp(join(tmpdir(), "gateway-screen-chromium-"));
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: "/usr/bin/chromium",
-      headless: true,
-      viewport: { width: 1600, height: 900 },
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
-    page = browser.pages()[0] ?? (await browser.newPage());
+    browser = await launchHeadlessChromium({ width: 1600, height: 900 });
+    page = browser.page;
     page.on("request", (req) => {
       if (!req.url().startsWith(base)) external.push(req.url());
     });
@@ -67,10 +51,7 @@ describe("big screen page", () => {
     });
   });
 
-  after(async () => {
-    await browser?.close();
-    await rm(profile, { recursive: true, force: true });
-  });
+  after(() => browser?.close());
 
   const text = async (selector: string) => (await page.locator(selector).textContent()) ?? "";
   // The page's content security policy forbids evaluating strings, so waits go through selectors.
