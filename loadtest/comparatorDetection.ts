@@ -10,7 +10,7 @@ import type { AuditRecord } from "../comparator/audit.ts";
 import { comparatorSettings } from "../comparator/config.ts";
 import type { StateChange } from "../comparator/judge.ts";
 import { startConsulDevServer } from "../devstack/consul/server.ts";
-import { startRedis } from "../devstack/redis/launcher.ts";
+import { type RunningRedis, startRedis } from "../devstack/redis/launcher.ts";
 import { startIdenticalFeed } from "../test/support/identicalFeed.ts";
 import {
   type ProcessorChild,
@@ -147,6 +147,8 @@ async function restartProcessor(id: string): Promise<void> {
 }
 
 const results: Result[] = [];
+// Redis servers started again after the "Redis killed" fault: the links' own stop() knows only the first.
+const restartedRedis: RunningRedis[] = [];
 const seconds = (ms: number | null) =>
   ms === null || Number.isNaN(ms) ? "-" : `${(ms / 1000).toFixed(2)} s`;
 function row(r: Result): string {
@@ -187,6 +189,7 @@ for (let round = 1; round <= ROUNDS; round++) {
   const redis = linkOf(lost).redis;
   const restarted = await startRedis({ linkId: lost, dataDir: dirname(redis.logFile), port: redis.port });
   Object.assign(linkOf(lost), { redis: restarted });
+  restartedRedis.push(restarted);
   await restartProcessor(lost);
   await allHealthy();
 }
@@ -206,6 +209,10 @@ for (const p of processors.values()) {
   p.child.kill("SIGKILL");
   await p.exited;
 }
-await Promise.all([...links.map((l) => l.stop()), consulServer.close()]);
+await Promise.all([
+  ...links.map((l) => l.stop()),
+  ...restartedRedis.map((r) => r.stop()),
+  consulServer.close(),
+]);
 await rm(dir, { recursive: true, force: true });
 process.exit(0);
