@@ -78,7 +78,7 @@ export const comparatorSettings = {
     default: 8,
     min: 2,
     max: 1_000,
-    doc: "Probes over which a live cumulative gap must grow at every step to count as diverging.",
+    doc: "Probes over which a live cumulative gap is judged: it diverges when it keeps widening (every probe of the later half further out than every probe of the earlier half) beyond what the link's lag explains.",
   }),
   failbackAfterMinutes: int({
     env: "FAILBACK_AFTER_MINUTES",
