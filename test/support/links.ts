@@ -53,8 +53,12 @@ export interface ProcessorChild {
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
-export function spawnProcessor(link: TestLink, env: Record<string, string> = {}): ProcessorChild {
-  const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "processor/main.ts")], {
+export function spawnProcessor(
+  link: TestLink,
+  env: Record<string, string> = {},
+  nodeArgs: string[] = [],
+): ProcessorChild {
+  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", join(ROOT, "processor/main.ts")], {
     cwd: ROOT,
     env: {
       ...process.env,

@@ -1,0 +1,231 @@
+// Processor benchmark: Kafka -> values visible in Redis, on the embedded Kafka, beside two references measured
+// in the same run on the same pre-produced data: a kafkajs consumer that does nothing with the messages and one
+// that only JSON-parses them (the least work any processor must do). Then the event-to-visible latency at a
+// fixed rate. Not a test: it prints figures.
+//
+//   npx tsx loadtest/processorThroughput.ts [--events 250000] [--partitions 12] [--rate 10000] [--seconds 20]
+//                                           [--profile]   (writes a CPU profile of the processor and prints its top)
+
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import * as hdr from "hdr-histogram-js";
+import type { Kafka } from "kafkajs";
+import { keys } from "../common/keys.ts";
+import { INPUT_TOPICS } from "../common/topics.ts";
+import { runGenerator } from "../devstack/generator/run.ts";
+import { prepareDimensions } from "../test/support/feed.ts";
+import {
+  caughtUp,
+  spawnProcessor,
+  startTestLink,
+  stopProcessor,
+  type TestLink,
+  waitFor,
+} from "../test/support/links.ts";
+
+const { values: args } = parseArgs({
+  options: {
+    events: { type: "string", default: "250000" },
+    partitions: { type: "string", default: "12" },
+    rate: { type: "string", default: "10000" },
+    seconds: { type: "string", default: "20" },
+    profile: { type: "boolean", default: false },
+  },
+});
+const EVENTS = Number(args.events);
+const PARTITIONS = Number(args.partitions);
+
+function status(line: string): void {
+  if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${line}`);
+  else process.stderr.write(`${line}\n`);
+}
+
+/** Consumes every input record once with a fresh group; returns records/s from the first batch to the last. */
+async function referenceConsumer(
+  kafka: Kafka,
+  total: number,
+  work: (value: Buffer | null) => void,
+): Promise<number> {
+  const consumer = kafka.consumer({ groupId: `bench-${Date.now()}-${Math.random()}`, maxWaitTimeInMs: 100 });
+  await consumer.connect();
+  for (const topic of INPUT_TOPICS) await consumer.subscribe({ topic, fromBeginning: true });
+  let seen = 0;
+  let first = 0;
+  let last = 0;
+  await consumer.run({
+    autoCommit: false,
+    partitionsConsumedConcurrently: 4,
+    eachBatch: async ({ batch }) => {
+      if (first === 0) first = performance.now();
+      for (const m of batch.messages) work(m.value);
+      seen += batch.messages.length;
+      last = performance.now();
+    },
+  });
+  await waitFor("the reference consumer to read everything", () => seen >= total, 300_000);
+  await consumer.disconnect();
+  return (seen / (last - first)) * 1000;
+}
+
+async function storedTotal(link: TestLink): Promise<number> {
+  const offsets = await link.client.hvals(keys.offsets);
+  return offsets.reduce((n, o) => n + Number(o), 0);
+}
+
+/** Redis's own CPU seconds so far: with the processor's profile, says which side bounds the pipeline. */
+async function redisCpuSeconds(link: TestLink): Promise<number> {
+  const info = await link.client.info("cpu");
+  const field = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? 0);
+  return field("used_cpu_sys") + field("used_cpu_user");
+}
+
+async function processorRate(link: TestLink, categoryFile: string, total: number, profileDir: string | null) {
+  const nodeArgs = profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [];
+  const p = spawnProcessor(link, { DIM_CATEGORY_FILE: categoryFile }, nodeArgs);
+  await waitFor(
+    "the processor to apply its first batch",
+    async () => (await storedTotal(link)) > 0,
+    60_000,
+  ).catch((err) => {
+    throw new Error(`${(err as Error).message}; processor output:\n${p.output()}`);
+  });
+  const startedAt = performance.now();
+  const startCount = await storedTotal(link);
+  await waitFor(
+    "the processor to catch up",
+    async () => {
+      status(`processor: ${(await storedTotal(link)).toLocaleString()} / ${total.toLocaleString()}`);
+      return caughtUp(link);
+    },
+    600_000,
+  );
+  const elapsedMs = performance.now() - startedAt;
+  const rate = ((total - startCount) / elapsedMs) * 1000;
+  status("");
+  return { rate, elapsedMs, processor: p };
+}
+
+function printProfileTop(dir: string): void {
+  const file = readdirSync(dir).find((f) => f.endsWith(".cpuprofile"));
+  if (!file) return;
+  const profile = JSON.parse(readFileSync(join(dir, file), "utf8")) as {
+    nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
+    samples: number[];
+    timeDeltas: number[];
+  };
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const self = new Map<string, number>();
+  let total = 0;
+  profile.samples.forEach((id, i) => {
+    const cf = byId.get(id)?.callFrame;
+    const name = cf
+      ? `${cf.functionName || "(anonymous)"} ${cf.url.split("/").slice(-2).join("/")}:${cf.lineNumber}`
+      : "?";
+    const dt = profile.timeDeltas[i] ?? 0;
+    self.set(name, (self.get(name) ?? 0) + dt);
+    total += dt;
+  });
+  console.log("\nprocessor CPU profile, top self time:");
+  for (const [name, t] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 15)) {
+    console.log(`  ${((100 * t) / total).toFixed(1).padStart(5)}%  ${name}`);
+  }
+}
+
+/** Age of the newest applied event per partition, sampled while the generator runs paced at `rate`. */
+async function latencyAtRate(link: TestLink, rate: number, seconds: number) {
+  const histogram = hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 600_000,
+    numberOfSignificantValueDigits: 3,
+  });
+  const abort = new AbortController();
+  const generating = runGenerator({
+    links: [{ id: link.id, brokers: [link.kafka.bootstrap] }],
+    partitions: PARTITIONS,
+    seed: "latency",
+    startTime: Date.now(),
+    rate,
+    peakMultiplier: 1,
+    count: 0,
+    signal: abort.signal,
+    progress: false,
+  });
+  const until = Date.now() + seconds * 1000;
+  await new Promise((r) => setTimeout(r, 2_000));
+  while (Date.now() < until) {
+    const now = Date.now();
+    for (const t of await link.client.hvals(keys.maxEventTime))
+      histogram.recordValue(Math.max(1, now - Number(t)));
+    status(
+      `latency at ${rate}/s: p50 ${histogram.getValueAtPercentile(50)} ms, p99 ${histogram.getValueAtPercentile(99)} ms`,
+    );
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  abort.abort();
+  await generating;
+  status("");
+  return {
+    p50: histogram.getValueAtPercentile(50),
+    p99: histogram.getValueAtPercentile(99),
+    samples: histogram.totalCount,
+  };
+}
+
+const link = await startTestLink("bench", PARTITIONS);
+try {
+  const dims = await prepareDimensions([link]);
+  status(`producing ${EVENTS.toLocaleString()} events into ${PARTITIONS} partitions per topic`);
+  const produced = await runGenerator({
+    links: [{ id: link.id, brokers: [link.kafka.bootstrap] }],
+    partitions: PARTITIONS,
+    seed: "bench",
+    startTime: Date.now() - 3_600_000,
+    rate: 0,
+    count: EVENTS,
+    peakMultiplier: 1,
+    progress: false,
+  });
+  const total = produced.links[0]?.sent ?? EVENTS;
+  const bare = await referenceConsumer(link.kafkaClient, total, () => {});
+  status("bare consumer done; parse-only consumer");
+  const parseOnly = await referenceConsumer(link.kafkaClient, total, (v) => {
+    try {
+      JSON.parse(String(v));
+    } catch {
+      // the generator's malformed records: counted by the processor, ignored here
+    }
+  });
+  status("parse-only consumer done; processor");
+  const profileDir = args.profile ? mkdtempSync(join(tmpdir(), "processor-profile-")) : null;
+  const redisCpuBefore = await redisCpuSeconds(link);
+  const {
+    rate: processed,
+    elapsedMs,
+    processor,
+  } = await processorRate(link, dims.categoryIndustry, total, profileDir);
+  const redisBusy = (await redisCpuSeconds(link)) - redisCpuBefore;
+  const latency = await latencyAtRate(link, Number(args.rate), Number(args.seconds));
+  await stopProcessor(processor);
+
+  console.log(
+    `\nprocessor benchmark: ${total.toLocaleString()} pre-produced events, ${PARTITIONS} partitions per topic`,
+  );
+  console.log("| consumer | events/s | ratio to parse-only |");
+  console.log("|---|---|---|");
+  console.log(`| bare kafkajs (no work) | ${bare.toFixed(0)} | ${(bare / parseOnly).toFixed(2)} |`);
+  console.log(`| kafkajs + JSON.parse | ${parseOnly.toFixed(0)} | 1.00 |`);
+  console.log(`| processor (1 process) | ${processed.toFixed(0)} | ${(processed / parseOnly).toFixed(2)} |`);
+  console.log(
+    `\nRedis was busy ${((100 * redisBusy * 1000) / elapsedMs).toFixed(0)}% of the processor's catch-up ` +
+      `(${redisBusy.toFixed(1)} CPU s in ${(elapsedMs / 1000).toFixed(1)} s)`,
+  );
+  console.log(
+    `\nevent-to-visible latency at ${args.rate} events/s (age of the newest applied event per partition, ` +
+      `${latency.samples} samples): p50 ${latency.p50} ms, p99 ${latency.p99} ms`,
+  );
+  if (profileDir) printProfileTop(profileDir);
+} finally {
+  await link.stop();
+}
