@@ -135,6 +135,7 @@ describe("processor under bad input and failures", () => {
     );
     await link.redis.stop();
     assert.equal(await p.exited, EXIT.dependencyLost, p.output());
-    assert.match(p.output(), /unreachable/);
+    // Either the watchdog fires, or a Redis command in flight exhausts its retries first: both exit 1.
+    assert.match(p.output(), /unreachable|max retries/);
   });
 });
