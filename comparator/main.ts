@@ -2,6 +2,7 @@ import { BusinessClock } from "../common/businessTime.ts";
 import { ConfigError, describeConfig, loadConfig } from "../common/config.ts";
 import { loadLinkAddresses } from "../common/links.ts";
 import { createLogger } from "../common/logger.ts";
+import { exitOnSignals } from "../common/shutdown.ts";
 import { startTracing } from "../common/telemetry.ts";
 import { buildComparator } from "./app.ts";
 import { comparatorSettings } from "./config.ts";
@@ -43,17 +44,7 @@ await built.comparator.leader.start();
 built.comparator.startProbing();
 log.info({ address, links: config.links, comparatorId: config.comparatorId }, "comparator started");
 
-let stopping = false;
-async function shutdown(signal: string): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  log.info({ signal }, "stopping: releasing the leader lock");
-  const deadline = setTimeout(() => exit(1, "shutdown took longer than 10 s"), 10_000);
+exitOnSignals(log, "stopping: releasing the leader lock", 10_000, async () => {
   await built.close();
   await tracing.shutdown();
-  clearTimeout(deadline);
-  log.info("stopped");
-  process.exit(0);
-}
-process.on("SIGTERM", () => void shutdown("SIGTERM"));
-process.on("SIGINT", () => void shutdown("SIGINT"));
+});

@@ -1,5 +1,6 @@
 import { ConfigError, describeConfig } from "../common/config.ts";
 import { createLogger } from "../common/logger.ts";
+import { exitOnSignals } from "../common/shutdown.ts";
 import { createMetricsRegistry, startTracing } from "../common/telemetry.ts";
 import { buildGateway } from "./app.ts";
 import { gatewaySettings, loadGatewayConfig } from "./config.ts";
@@ -44,20 +45,7 @@ log.info(
   "gateway listening",
 );
 
-let stopping = false;
-async function shutdown(signal: string): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  log.info({ signal }, "stopping");
-  const deadline = setTimeout(() => {
-    log.fatal("shutdown took longer than SHUTDOWN_TIMEOUT");
-    process.exit(1);
-  }, config.shutdownTimeoutMs);
+exitOnSignals(log, "stopping", config.shutdownTimeoutMs, async () => {
   await app.close();
   await tracing.shutdown();
-  clearTimeout(deadline);
-  log.info("stopped");
-  process.exit(0);
-}
-process.on("SIGTERM", () => void shutdown("SIGTERM"));
-process.on("SIGINT", () => void shutdown("SIGINT"));
+});

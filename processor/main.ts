@@ -2,9 +2,10 @@ import Fastify from "fastify";
 import { Redis } from "ioredis";
 import { Kafka, logLevel } from "kafkajs";
 import { BusinessClock } from "../common/businessTime.ts";
-import { ConfigError, loadConfig } from "../common/config.ts";
+import { ConfigError, describeConfig, loadConfig } from "../common/config.ts";
 import { createLogger } from "../common/logger.ts";
 import { opsRoutes } from "../common/opsRoutes.ts";
+import { exitOnSignals } from "../common/shutdown.ts";
 import { createMetricsRegistry, startTracing } from "../common/telemetry.ts";
 import { processorSettings } from "./config.ts";
 import { EXIT, LinkProcessor } from "./linkProcessor.ts";
@@ -16,6 +17,11 @@ const log = createLogger("processor", { link: process.env.LINK_ID ?? "a" });
 function exit(code: number, reason: string): never {
   log.fatal({ code, reason }, "exiting");
   process.exit(code);
+}
+
+if (process.argv.includes("--help")) {
+  console.log(`Processor settings (environment variables):\n\n${describeConfig(processorSettings)}`);
+  process.exit(0);
 }
 
 let config: ReturnType<typeof loadConfig<typeof processorSettings>>;
@@ -66,22 +72,14 @@ try {
 }
 log.info({ ops: address, link: config.linkId }, "processor started");
 
-let stopping = false;
-async function shutdown(signal: string): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  log.info({ signal }, "finishing the batch in hand and leaving the group");
-  const deadline = setTimeout(
-    () => exit(1, "shutdown took longer than SHUTDOWN_TIMEOUT"),
-    config.shutdownTimeoutMs,
-  );
-  await processor.stop();
-  await ops.close();
-  await redis.quit().catch(() => {});
-  await tracing.shutdown();
-  clearTimeout(deadline);
-  log.info("stopped");
-  process.exit(0);
-}
-process.on("SIGTERM", () => void shutdown("SIGTERM"));
-process.on("SIGINT", () => void shutdown("SIGINT"));
+exitOnSignals(
+  log,
+  "finishing the batch in hand and leaving the group",
+  config.shutdownTimeoutMs,
+  async () => {
+    await processor.stop();
+    await ops.close();
+    await redis.quit().catch(() => {});
+    await tracing.shutdown();
+  },
+);
