@@ -1,0 +1,37 @@
+# syntax=docker/dockerfile:1
+# One image for every service; the command picks which one runs:
+#   docker run IMAGE gateway/main.ts | comparator/main.ts | processor/main.ts
+# The services run their TypeScript through tsx, as in development and in the tests: no build step whose
+# output could differ from what was tested, and the assets the code reads beside itself (processor/*.lua,
+# the ops console, the big screen, package.json) stay where import.meta.url expects them.
+
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+# No install script is needed at run time: koffi serves only the dev stack's embedded Kafka, protobufjs's
+# is a version notice, and esbuild (under tsx) finds its platform binary without its own.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+ && if [ ! -d node_modules/tsx ]; then \
+      echo "tsx must be listed in dependencies: the image runs the services through it" >&2; exit 1; \
+    fi
+
+FROM ${NODE_IMAGE}
+ENV NODE_ENV=production
+WORKDIR /app
+# Everything stays owned by root, so the node user cannot change the code it runs; the services write only
+# to mounted volumes (the chart mounts emptyDirs at /tmp for tsx's compile cache and /var/lib/oneservice).
+COPY --from=deps /app/node_modules ./node_modules
+COPY package.json tsconfig.json ./
+COPY common ./common
+COPY processor ./processor
+COPY gateway ./gateway
+COPY comparator ./comparator
+# The loader of the seller -> tier table, run by the chart's dimension Job.
+COPY devstack/generator/sellerTierLoader.ts ./devstack/generator/sellerTierLoader.ts
+USER node
+EXPOSE 8080 8081 9090
+# node itself is PID 1 (no tsx CLI wrapper), so SIGTERM reaches the services' own graceful shutdown.
+ENTRYPOINT ["node", "--import", "tsx"]
+CMD ["gateway/main.ts"]
