@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import {
   CHART,
   envNames,
+  envNamesIn,
   examples,
   imageSources,
   inImage,
@@ -177,6 +178,31 @@ describe("monitoring", () => {
       "OneServiceDeadLetters",
     ])
       assert.ok(names.includes(required), `no ${required} alert`);
+  });
+});
+
+describe("load test", () => {
+  const k6 = join(REPO, "loadtest", "k6");
+  it("the TestRun gives the peak script only variables it reads", {
+    skip: existsSync(join(k6, "peak.js")) ? false : "loadtest/k6/peak.js is not in this checkout",
+  }, () => {
+    const reads = new Set<string>();
+    for (const file of readdirSync(k6, { recursive: true, encoding: "utf8" })) {
+      if (!file.endsWith(".js")) continue;
+      for (const m of read(join(k6, file)).matchAll(/\b(?:__ENV|env)\.([A-Z][A-Z0-9_]*)/g))
+        reads.add(m[1] as string);
+    }
+    const defs = defines(read(join(CHART, "templates", "_helpers.tpl")));
+    const sets = envNamesIn(read(join(CHART, "templates", "loadtest.yaml")), defs);
+    for (const example of examples().values()) {
+      const merged = mergeValues(values(), example) as { loadtest: { env: Record<string, string> } };
+      sets.push(...Object.keys(merged.loadtest.env));
+    }
+    assert.ok(sets.includes("GATEWAY_URL"));
+    assert.deepEqual(
+      sets.filter((name) => !reads.has(name)),
+      [],
+    );
   });
 });
 

@@ -78,10 +78,15 @@ export function mergeValues(defaults: YamlValue, override: YamlValue): YamlValue
 export function envNames(defs: Map<string, string>, name: string): string[] {
   const body = defs.get(name);
   if (body === undefined) throw new Error(`no define ${name}`);
+  return envNamesIn(body, defs);
+}
+
+/** The same for a template's text. */
+export function envNamesIn(text: string, defs: Map<string, string>): string[] {
   const names: string[] = [];
-  for (const m of body.matchAll(/^\s*- name: ([A-Z][A-Z0-9_]*)(\{\{[^}]*\}\})?\s*$/gm))
+  for (const m of text.matchAll(/^\s*- name: ([A-Z][A-Z0-9_]*)(\{\{[^}]*\}\})?\s*$/gm))
     names.push(m[2] === undefined ? (m[1] as string) : `${m[1]}<ID>`);
-  for (const m of body.matchAll(/include "(oneservice\.env\.[\w.]+)"/g))
+  for (const m of text.matchAll(/include "(oneservice\.env\.[\w.]+)"/g))
     names.push(...envNames(defs, m[1] as string));
   return names;
 }
