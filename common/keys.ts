@@ -3,7 +3,7 @@
 // what makes a replay harmless (see processor/applyBatch.lua).
 
 /** Bumped when the layout changes incompatibly; a processor refuses to run on state of another version. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 const P = "os";
 
@@ -36,9 +36,9 @@ export const keys = {
   /** HASH minute (HHMM) -> sha1 of that closed minute's sorted values. */
   digests: (date: string) => `${P}:digest:${date}`,
 
-  /** HASH: the merged state of an order (latest version) and whether it has been counted as paid. */
+  /** STRING (fields joined by "|"): an order's merged state and whether it has been counted as paid. */
   order: (orderId: string) => `${P}:o:${orderId}`,
-  /** HASH: a payment waiting for its order. */
+  /** STRING (fields joined by "|"): a payment waiting for its order. */
   payment: (orderId: string) => `${P}:p:${orderId}`,
 } as const;
 

@@ -44,14 +44,8 @@ for _, h in ipairs(e.hll) do
   touch(h[1])
   touch(h[3])
 end
-for _, o in ipairs(e.orders) do
-  redis.call('HSET', unpack(o))
-  touch(o[1])
-end
-for _, p in ipairs(e.payments) do
-  redis.call('HSET', unpack(p))
-  touch(p[1])
-end
+for _, o in ipairs(e.orders) do redis.call('SET', o[1], o[2], 'EX', ttl) end
+for _, p in ipairs(e.payments) do redis.call('SET', p[1], p[2], 'EX', ttl) end
 for _, key in ipairs(e.paymentsDeleted) do redis.call('DEL', key) end
 for _, c in ipairs(e.counters) do redis.call('HINCRBY', counters, c[1], c[2]) end
 for key in pairs(touched) do redis.call('EXPIRE', key, ttl, 'NX') end

@@ -25,49 +25,46 @@ export interface PaymentState {
   late: boolean;
 }
 
-export function encodeOrder(s: OrderState): string[] {
+// Each state is one Redis string, fields joined by "|" (ids cannot contain it: common/events.ts), so a batch
+// reads all its orders with one MGET and writes each with one SET … EX: no per-field hashes to decode.
+const SEP = "|";
+
+export function encodeOrder(s: OrderState): string {
   return [
-    "v",
-    String(s.version),
-    "s",
+    s.version,
     s.sellerId,
-    "c",
     s.categoryId,
-    "b",
     s.buyerId,
-    "a",
-    String(s.amount),
-    "st",
+    s.amount,
     s.status,
-    "t",
-    String(s.firstTime),
-    "l",
-    s.firstLate ? "1" : "0",
-    "p",
-    s.paid ? "1" : "0",
-  ];
+    s.firstTime,
+    s.firstLate ? 1 : 0,
+    s.paid ? 1 : 0,
+  ].join(SEP);
 }
 
-export function decodeOrder(h: Record<string, string>): OrderState | null {
-  if (h.v === undefined) return null;
+export function decodeOrder(packed: string | null): OrderState | null {
+  if (packed === null) return null;
+  const f = packed.split(SEP);
   return {
-    version: Number(h.v),
-    sellerId: h.s ?? "",
-    categoryId: h.c ?? "",
-    buyerId: h.b ?? "",
-    amount: Number(h.a),
-    status: h.st ?? "",
-    firstTime: Number(h.t),
-    firstLate: h.l === "1",
-    paid: h.p === "1",
+    version: Number(f[0]),
+    sellerId: f[1] ?? "",
+    categoryId: f[2] ?? "",
+    buyerId: f[3] ?? "",
+    amount: Number(f[4]),
+    status: f[5] ?? "",
+    firstTime: Number(f[6]),
+    firstLate: f[7] === "1",
+    paid: f[8] === "1",
   };
 }
 
-export function encodePayment(s: PaymentState): string[] {
-  return ["a", String(s.amount), "b", s.buyerId, "t", String(s.time), "l", s.late ? "1" : "0"];
+export function encodePayment(s: PaymentState): string {
+  return [s.amount, s.buyerId, s.time, s.late ? 1 : 0].join(SEP);
 }
 
-export function decodePayment(h: Record<string, string>): PaymentState | null {
-  if (h.a === undefined) return null;
-  return { amount: Number(h.a), buyerId: h.b ?? "", time: Number(h.t), late: h.l === "1" };
+export function decodePayment(packed: string | null): PaymentState | null {
+  if (packed === null) return null;
+  const f = packed.split(SEP);
+  return { amount: Number(f[0]), buyerId: f[1] ?? "", time: Number(f[2]), late: f[3] === "1" };
 }

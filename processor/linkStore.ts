@@ -69,8 +69,10 @@ export class LinkStore {
     tx.hget(keys.offsets, field);
     tx.hget(keys.maxEventTime, field);
     tx.hget(keys.offsets, sibling ? partitionField(sibling, partition) : field);
-    for (const id of orderIds) tx.hgetall(keys.order(id));
-    for (const id of orderIds) tx.hgetall(keys.payment(id));
+    if (orderIds.length > 0) {
+      tx.mget(orderIds.map((id) => keys.order(id)));
+      tx.mget(orderIds.map((id) => keys.payment(id)));
+    }
     const results = (await tx.exec()) ?? [];
     const value = (i: number) => {
       const r = results[i];
@@ -80,12 +82,16 @@ export class LinkStore {
     };
     const orders = new Map<string, OrderState>();
     const payments = new Map<string, PaymentState>();
-    orderIds.forEach((id, i) => {
-      const o = decodeOrder(value(3 + i) as Record<string, string>);
-      if (o) orders.set(id, o);
-      const p = decodePayment(value(3 + orderIds.length + i) as Record<string, string>);
-      if (p) payments.set(id, p);
-    });
+    if (orderIds.length > 0) {
+      const packedOrders = value(3) as (string | null)[];
+      const packedPayments = value(4) as (string | null)[];
+      orderIds.forEach((id, i) => {
+        const o = decodeOrder(packedOrders[i] ?? null);
+        if (o) orders.set(id, o);
+        const p = decodePayment(packedPayments[i] ?? null);
+        if (p) payments.set(id, p);
+      });
+    }
     const offset = value(0) as string | null;
     const maxEt = value(1) as string | null;
     return {
