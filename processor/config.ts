@@ -34,6 +34,11 @@ export const processorSettings = {
     max: 65535,
     doc: "Port of /healthz, /readyz and /metrics; 0 picks a free one (logged at start).",
   }),
+  host: str({
+    env: "PROCESSOR_HOST",
+    default: "127.0.0.1",
+    doc: "Address the ops endpoints listen on; 0.0.0.0 where probes and Prometheus come from other hosts.",
+  }),
   timeZone: str({
     env: "TIME_ZONE",
     default: "Asia/Shanghai",

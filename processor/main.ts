@@ -62,7 +62,7 @@ await ops.register(opsRoutes, {
     { name: "kafka group", check: () => (processor.ready ? null : "not a member of the group yet") },
   ],
 });
-const address = await ops.listen({ port: config.port, host: "127.0.0.1" });
+const address = await ops.listen({ port: config.port, host: config.host });
 
 try {
   await processor.start();

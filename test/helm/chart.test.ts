@@ -30,8 +30,6 @@ import { checkBlocks, defines, scanActions, valuesUses } from "./templates.ts";
  * Variables the chart sets that the service does not read yet, each waiting for a change to the service.
  * The processor's ops server listens on 127.0.0.1 only, out of reach of probes and Prometheus.
  */
-const AWAITED = new Map([["processor", ["PROCESSOR_HOST"]]]);
-
 describe("values", () => {
   it("values.yaml is plain YAML that validates against values.schema.json", () => {
     assert.deepEqual(validate(schema(), values()), []);
@@ -107,14 +105,8 @@ describe("templates", () => {
     for (const service of SERVICES) {
       const reads = serviceEnvironment(service, REPO);
       const sets = envNames(defs, `oneservice.env.${service}`);
-      const awaited = AWAITED.get(service) ?? [];
-      const unread = sets.filter((name) => !reads.has(name) && !awaited.includes(name));
+      const unread = sets.filter((name) => !reads.has(name));
       assert.deepEqual(unread, [], `${service}: set by the chart, read by no code`);
-      assert.deepEqual(
-        awaited.filter((name) => reads.has(name)),
-        [],
-        `${service}: now read by the service, drop it from AWAITED`,
-      );
       const missing = requiredSettings(service).filter((name) => !sets.includes(name));
       assert.deepEqual(missing, [], `${service}: required settings the chart does not set`);
       assert.equal(new Set(sets).size, sets.length, `${service}: a variable set twice`);
