@@ -105,11 +105,9 @@ export async function runDrill(target: DrillTarget, fault: Fault, o: DrillOption
 
   let faultAt = Number.POSITIVE_INFINITY;
   let servedAt: number | null = null;
-  const errors = new Map<string, number>();
   const onAnswer = (a: Answer) => {
     const point = servedGmv(a);
     if (point) timeline.served.push(point);
-    if (a.error) errors.set(a.error, (errors.get(a.error) ?? 0) + 1);
     if (servedAt === null && a.at >= faultAt && (a.routingVersion ?? 0) > version) servedAt = a.at;
   };
   const stop = new AbortController();
@@ -215,7 +213,7 @@ export async function runDrill(target: DrillTarget, fault: Fault, o: DrillOption
     dips: m.cumulativeDips.count,
     stale: m.staleAnswers.count,
     p99Ms: m.httpReqDuration.count === 0 ? 0 : m.httpReqDuration.percentile(99),
-    errors: [...errors].map(([message, n]) => `${n}× ${message}`).slice(0, 5),
+    errors: [...result.errors].map(([message, n]) => `${n}× ${message}`).slice(0, 5),
     chart,
   };
 }

@@ -11,14 +11,25 @@ export interface ActionTargets {
   adminToken: string;
 }
 
-/** Starts the actions; the returned function stops them. */
+export interface MemorySample {
+  at: number;
+  mib: number;
+}
+
+export interface RunningActions {
+  /** The gateway's resident memory over the run, for its drift. */
+  memory: MemorySample[];
+  stop(): void;
+}
+
 export function startActions(
   scenario: Scenario,
   to: ActionTargets,
   metrics: Metrics,
   log: (line: string) => void,
-): () => void {
+): RunningActions {
   const timers: NodeJS.Timeout[] = [];
+  const memory: MemorySample[] = [];
   if (scenario.failover) {
     const at = durations.durationMs(scenario.failover.at);
     timers.push(setTimeout(() => void failover(to, log), at));
@@ -28,7 +39,9 @@ export function startActions(
     const sample = async () => {
       try {
         const mib = actions.residentMiB(await (await fetch(`${to.gatewayUrl}/metrics`)).text());
-        if (mib !== null) metrics.gatewayRssMb.add(mib);
+        if (mib === null) return;
+        metrics.gatewayRssMb.add(mib);
+        memory.push({ at: Date.now(), mib });
       } catch (err) {
         log(`memory sample failed: ${(err as Error).message}`);
       }
@@ -40,8 +53,11 @@ export function startActions(
       }, durations.durationMs(scenario.sampleMemory.at)),
     );
   }
-  return () => {
-    for (const t of timers) clearTimeout(t);
+  return {
+    memory,
+    stop() {
+      for (const t of timers) clearTimeout(t);
+    },
   };
 }
 

@@ -63,6 +63,8 @@ export interface LoadResult {
   elapsedMs: number;
   vusMax: number;
   windows: LoadWindow[];
+  /** What went wrong, by message: an HTTP status with the start of its body, or a connection error. */
+  errors: Map<string, number>;
 }
 
 interface Vu {
@@ -130,6 +132,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const agents = o.targets.map(() => new Agent({ keepAlive: true }));
   const metrics = o.metrics ?? new Metrics();
   const windows: LoadWindow[] = [];
+  const errors = new Map<string, number>();
   let window = { trend: new Trend(), failed: 0 };
   const idle: Vu[] = [];
   let created = 0;
@@ -188,6 +191,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     metrics.httpReqFailed.add(failed);
     window.trend.add(durationMs);
     if (failed) window.failed += 1;
+    if (error !== null) errors.set(error, (errors.get(error) ?? 0) + 1);
     if (stale) metrics.staleAnswers.add();
     if (dip > 0) {
       metrics.cumulativeDips.add();
@@ -259,5 +263,5 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const elapsedMs = performance.now() - started;
   if (window.trend.count > 0) closeWindow(elapsedMs);
   for (const agent of agents) agent.destroy();
-  return { metrics, startedAt, elapsedMs, vusMax: created, windows };
+  return { metrics, startedAt, elapsedMs, vusMax: created, windows, errors };
 }

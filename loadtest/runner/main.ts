@@ -78,11 +78,9 @@ async function runNode(name: string, t: Targets): Promise<number> {
   if (!catalog.ok) throw new Error(`GET ${t.gatewayUrl}/v1/catalog answered ${catalog.status}`);
   const cumulative = mix.cumulativeMetrics((await catalog.json()) as Catalog);
   const log = (line: string) => process.stderr.write(`${line}\n`);
-  log(
-    `${scenario.name}: ${describeLoad(scenario.load)} against ${t.gatewayUrl} (Node runner)`,
-  );
+  log(`${scenario.name}: ${describeLoad(scenario.load)} against ${t.gatewayUrl} (Node runner)`);
   const metrics = new Metrics();
-  const stop = startActions(scenario, t, metrics, log);
+  const running = startActions(scenario, t, metrics, log);
   const run = runLoad({
     scenario,
     targets: [t.gatewayUrl],
@@ -92,10 +90,10 @@ async function runNode(name: string, t: Targets): Promise<number> {
     metrics,
   });
   const result = await run;
-  stop();
+  running.stop();
   const verdicts = evaluateThresholds(scenario.thresholds, result.metrics.all(), result.elapsedMs / 1000);
-  process.stdout.write(`${renderSummary(scenario, result, verdicts)}\n`);
-  log(`figures saved to ${await saveSummary(scenario, result, verdicts)}`);
+  process.stdout.write(`${renderSummary(scenario, result, verdicts, running.memory)}\n`);
+  log(`figures saved to ${await saveSummary(scenario, result, verdicts, running.memory)}`);
   return verdicts.every((v) => v.ok) ? 0 : THRESHOLDS_FAILED_EXIT_CODE;
 }
 

@@ -1,6 +1,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Load, Scenario } from "../k6/scenarios/types.ts";
+import type { MemorySample } from "./actions.ts";
 import type { LoadResult } from "./engine.ts";
 import type { Metric } from "./metrics.ts";
 import type { Verdict } from "./thresholds.ts";
@@ -34,7 +35,12 @@ export function describeLoad(load: Load): string {
   return `from ${load.startRate} iterations per ${load.timeUnit} to ${stages}`;
 }
 
-export function renderSummary(scenario: Scenario, result: LoadResult, verdicts: Verdict[]): string {
+export function renderSummary(
+  scenario: Scenario,
+  result: LoadResult,
+  verdicts: Verdict[],
+  memory: readonly MemorySample[],
+): string {
   const seconds = result.elapsedMs / 1000;
   const lines = [
     `scenario ${scenario.name}: ${scenario.description}`,
@@ -46,15 +52,23 @@ export function renderSummary(scenario: Scenario, result: LoadResult, verdicts: 
     if (metric.kind !== "rate" && metric.count === 0 && !(name in scenario.thresholds)) continue;
     lines.push(`  ${name.padEnd(34, ".")}: ${describe(metric, seconds)}`);
   }
-  if (result.windows.length > 2) {
-    const first = result.windows[0];
-    const last = result.windows.at(-1);
-    if (first && last)
-      lines.push(
-        "",
-        `  drift: p99 ${f(first.p99)} ms in the first window, ${f(last.p99)} ms in the last` +
-          ` (${result.windows.length} windows)`,
-      );
+  const [first, last] = [result.windows[0], result.windows.at(-1)];
+  if (result.windows.length > 2 && first && last)
+    lines.push(
+      "",
+      `  drift: p99 ${f(first.p99)} ms in the first ${first.endS} s, ${f(last.p99)} ms in the last window` +
+        ` (${result.windows.length} windows)`,
+    );
+  const [before, after] = [memory[0], memory.at(-1)];
+  if (before && after && memory.length > 1)
+    lines.push(
+      `  gateway memory: ${f(before.mib)} MiB at the start, ${f(after.mib)} MiB at the end ` +
+        `(${f(((after.mib - before.mib) * 3_600_000) / Math.max(1, after.at - before.at))} MiB/h)`,
+    );
+  if (result.errors.size > 0) {
+    lines.push("", "errors:");
+    for (const [message, n] of [...result.errors].sort((a, b) => b[1] - a[1]).slice(0, 10))
+      lines.push(`  ${n}× ${message}`);
   }
   lines.push("", "thresholds:");
   for (const v of verdicts)
@@ -69,6 +83,7 @@ export async function saveSummary(
   scenario: Scenario,
   result: LoadResult,
   verdicts: Verdict[],
+  memory: readonly MemorySample[],
 ): Promise<string> {
   await mkdir(RESULTS_DIR, { recursive: true });
   const file = join(
@@ -97,8 +112,10 @@ export async function saveSummary(
     scenario,
     ...result,
     startedAt: new Date(result.startedAt).toISOString(),
+    errors: Object.fromEntries(result.errors),
     metrics,
     verdicts,
+    memory,
   };
   await writeFile(file, `${JSON.stringify(body, null, 2)}\n`);
   return file;
