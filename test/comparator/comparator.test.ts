@@ -352,7 +352,15 @@ describe("comparator: operators", () => {
   it("keeps every decision in Consul and in the local file, newest first", async () => {
     const records = await audit(c);
     const kinds = records.map((r) => r.kind);
-    assert.deepEqual(kinds.slice(0, 4), ["auto_failover", "unpin", "pinned_hold", "state_change"]);
+    // Newest first. Other links' state changes may interleave with the pinned hold on a loaded machine, so
+    // only the order of this test's own decisions is asserted.
+    assert.deepEqual(kinds.slice(0, 2), ["auto_failover", "unpin"]);
+    const hold = kinds.indexOf("pinned_hold");
+    assert.ok(hold > 1, `the pinned hold is older than the unpin (${kinds.join(", ")})`);
+    assert.ok(
+      kinds.indexOf("state_change", hold) > hold,
+      "a's state change is older than the hold it caused",
+    );
     assert.deepEqual(
       (await audit(c, 2)).map((r) => r.id),
       records.slice(0, 2).map((r) => r.id),
