@@ -20,11 +20,17 @@ export interface ExtraGateway {
   stop(): Promise<void>;
 }
 
-export async function startExtraGateway(stack: StackFile): Promise<ExtraGateway> {
+/** `settings`: gateway settings to give it beside the stack's addresses, as the stack's gateway was given them. */
+export async function startExtraGateway(
+  stack: StackFile,
+  settings: Record<string, string> = {},
+): Promise<ExtraGateway> {
   const port = await freePort();
   const dir = await mkdtemp(join(tmpdir(), "oneservice-drill-gateway-"));
   const env: NodeJS.ProcessEnv = {
     ...process.env,
+    RATE_LIMIT_PER_SECOND: "0",
+    ...settings,
     LINKS: stack.links.map((l) => l.id).join(","),
     CONSUL_HTTP_ADDR: new URL(stack.consulUrl).host,
     GATEWAY_PORT: String(port),
@@ -32,7 +38,6 @@ export async function startExtraGateway(stack: StackFile): Promise<ExtraGateway>
     API_KEYS: `screen=${stack.apiKey}`,
     ADMIN_TOKEN: stack.adminToken,
     ROUTING_CACHE_FILE: join(dir, "routing.json"),
-    RATE_LIMIT_PER_SECOND: "0",
     LOG_LEVEL: "warn",
   };
   for (const link of stack.links) env[linkEnvName("REDIS_URL", link.id)] = link.redisUrl;

@@ -24,6 +24,10 @@ async function stackRunning(): Promise<boolean> {
   }
 }
 
+/**
+ * `env`: settings of the drills' own stack (on top of OWN_STACK_DEFAULTS), also given to the second gateway;
+ * a running stack keeps its own.
+ */
 export async function openDrillStack(
   o: { own: boolean; env?: Record<string, string> },
   log: (line: string) => void,
@@ -44,7 +48,7 @@ export async function openDrillStack(
     const stack = await read();
     if (!stack.gatewayUrl || !stack.comparatorUrl)
       throw new Error("the dev stack runs no gateway or no comparator");
-    const extra = await startExtraGateway(stack);
+    const extra = await startExtraGateway(stack, own ? o.env : {});
     started.push(extra);
     const catalog = await fetch(`${stack.gatewayUrl}/v1/catalog`, { headers: { "x-api-key": stack.apiKey } });
     const target: DrillTarget = {

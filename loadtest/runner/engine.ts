@@ -242,20 +242,20 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
         closeWindow(windowEnd);
         windowEnd += windowMs;
       }
+      if (!o.signal?.aborted)
+        for (const due = schedule.dueBy(elapsed); launched < due; launched++) {
+          const vu = idle.pop() ?? (created < load.maxVUs ? newVu() : undefined);
+          if (!vu) {
+            metrics.droppedIterations.add();
+            continue;
+          }
+          metrics.scheduleLag.add(Math.max(0, elapsed - schedule.dueAt(launched)));
+          inFlight += 1;
+          void iterate(vu);
+        }
       if (o.signal?.aborted || elapsed >= schedule.durationMs) {
         clearInterval(timer);
         resolve();
-        return;
-      }
-      for (const due = schedule.dueBy(elapsed); launched < due; launched++) {
-        const vu = idle.pop() ?? (created < load.maxVUs ? newVu() : undefined);
-        if (!vu) {
-          metrics.droppedIterations.add();
-          continue;
-        }
-        metrics.scheduleLag.add(Math.max(0, elapsed - schedule.dueAt(launched)));
-        inFlight += 1;
-        void iterate(vu);
       }
     }, TICK_MS);
   });

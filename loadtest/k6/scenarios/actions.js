@@ -18,6 +18,6 @@ export function failoverBody(view) {
  * @param {string} text
  */
 export function residentMiB(text) {
-  const match = /^process_resident_memory_bytes (\d+(?:\.\d+)?(?:e\+\d+)?)$/m.exec(text);
+  const match = /^process_resident_memory_bytes(?:\{[^}]*\})? (\d+(?:\.\d+)?(?:e\+\d+)?)$/m.exec(text);
   return match ? Number(match[1]) / 1_048_576 : null;
 }
