@@ -8,7 +8,7 @@
  * @param {RoutingView} view GET /v1/routing of the comparator
  */
 export function failoverBody(view) {
-  const to = view.routing?.standby[0];
+  const to = view.routing ? view.routing.standby[0] : undefined;
   if (to === undefined) return null;
   return JSON.stringify({ to, reason: "load test: failover under constant load", operator: "loadtest" });
 }
@@ -19,5 +19,5 @@ export function failoverBody(view) {
  */
 export function residentMiB(text) {
   const match = /^process_resident_memory_bytes(?:\{[^}]*\})? (\d+(?:\.\d+)?(?:e\+\d+)?)$/m.exec(text);
-  return match ? Number(match[1]) / 1_048_576 : null;
+  return match ? Number(match[1]) / 1048576 : null;
 }

@@ -4,18 +4,22 @@
 /** @import { Load } from "./types.ts" */
 
 /** @type {Record<string, number>} */
-const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+const UNIT_MS = { ms: 1, s: 1000, m: 60000, h: 3600000 };
 
 /**
  * @param {string} text
  * @returns {number}
  */
 export function durationMs(text) {
-  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)];
-  if (parts.length === 0 || parts.map((p) => p[0]).join("") !== text)
-    throw new Error(`not a duration: ${JSON.stringify(text)} (e.g. 500ms, 20s, 1m30s, 2h)`);
+  const part = /(\d+(?:\.\d+)?)(ms|s|m|h)/g;
   let ms = 0;
-  for (const p of parts) ms += Number(p[1]) * UNIT_MS[p[2]];
+  let read = "";
+  for (let m = part.exec(text); m !== null; m = part.exec(text)) {
+    ms += Number(m[1]) * UNIT_MS[m[2]];
+    read += m[0];
+  }
+  if (read === "" || read !== text)
+    throw new Error(`not a duration: ${JSON.stringify(text)} (e.g. 500ms, 20s, 1m30s, 2h)`);
   return ms;
 }
 

@@ -32,17 +32,17 @@ function popular(prefix, count) {
 /** @type {[metric: string, dim: string, key: () => string][]} */
 const VALUES = [
   ["gmv", "all", () => "all"],
-  ["gmv", "seller", () => popular("s", 20_000)],
+  ["gmv", "seller", () => popular("s", 20000)],
   ["gmv", "category", () => popular("c", 300)],
   ["gmv", "industry", () => pick(INDUSTRIES)],
   ["gmv", "tier", () => pick(TIERS)],
   ["paid_orders", "all", () => "all"],
-  ["paid_orders", "seller", () => popular("s", 20_000)],
+  ["paid_orders", "seller", () => popular("s", 20000)],
   ["buyers", "all", () => "all"],
   ["buyers", "industry", () => pick(INDUSTRIES)],
   ["ad_cost", "all", () => "all"],
-  ["ad_cost", "advertiser", () => popular("adv", 2_000)],
-  ["ad_clicks", "advertiser", () => popular("adv", 2_000)],
+  ["ad_cost", "advertiser", () => popular("adv", 2000)],
+  ["ad_clicks", "advertiser", () => popular("adv", 2000)],
   ["ctr", "all", () => "all"],
   ["avg_order_value", "all", () => "all"],
 ];
