@@ -44,8 +44,10 @@ export interface DrillOptions {
 export interface DrillReport {
   fault: string;
   title: string;
-  /** The link the fault was injected into (the active one). */
+  /** The active link when the fault was injected: the one broken, unless the fault is of a shared part. */
   link: string;
+  /** Whether the fault should move the routing (a link's part) or not (a shared part: Consul, a gateway). */
+  expectsSwitch: boolean;
   /** What the comparator judged the link, or null. */
   judged: string | null;
   /** The active link after the drill's switch; null when it did not move. */
@@ -134,7 +136,7 @@ export async function runDrill(target: DrillTarget, fault: Fault, o: DrillOption
   try {
     await sleep(o.baselineMs);
     faultAt = Date.now();
-    event(`fault: ${fault.title} on link ${from}`, faultAt);
+    event(`fault: ${fault.title}${fault.switches ? ` on link ${from}` : ""}`, faultAt);
     const repair = await fault.inject({ stack: await target.read(), link: from, date });
     const allAcked = (v: RoutingView) =>
       v.gateways.total >= gateways && v.gateways.onNewest === v.gateways.total;
@@ -188,7 +190,9 @@ export async function runDrill(target: DrillTarget, fault: Fault, o: DrillOption
   let chart: string | null = null;
   if (o.outDir) {
     const base = join(o.outDir, `drill-${fault.name}`);
-    const title = `${fault.title} on link ${from}${switchedTo ? `, switched to ${switchedTo}` : ""}`;
+    const title = fault.switches
+      ? `${fault.title} on link ${from}${switchedTo ? `, switched to ${switchedTo}` : ", no switch"}`
+      : `${fault.title}, link ${from} active`;
     await saveChart(timeline, title, `${base}.html`, o.png ? `${base}.png` : null);
     chart = o.png ? `${base}.png` : `${base}.html`;
   }
@@ -197,6 +201,7 @@ export async function runDrill(target: DrillTarget, fault: Fault, o: DrillOption
     fault: fault.name,
     title: fault.title,
     link: from,
+    expectsSwitch: fault.switches,
     judged: (change?.to as string | undefined) ?? null,
     switchedTo,
     detectMs: since(detectedAt),

@@ -6,10 +6,12 @@ const s = (ms: number | null) => (ms === null ? "-" : `${(ms / 1000).toFixed(2)}
 
 export function describeDrill(r: DrillReport): string {
   const lines = [
-    `${r.title} on link ${r.link}:`,
-    r.switchedTo === null
-      ? `  no switch (link ${r.link} stayed active)${r.backMs === null ? "" : `; back after ${s(r.backMs)}`}`
-      : `  judged ${r.judged ?? "?"} after ${s(r.detectMs)}; routing to ${r.switchedTo} written to Consul after ${s(r.writeMs)} (decision → write ${r.decideToWriteMs ?? "-"} ms)`,
+    `${r.title}${r.expectsSwitch ? ` on link ${r.link}` : ` (link ${r.link} active)`}:`,
+    r.switchedTo !== null
+      ? `  judged ${r.judged ?? "?"} after ${s(r.detectMs)}; routing to ${r.switchedTo} written to Consul after ${s(r.writeMs)} (decision → write ${r.decideToWriteMs ?? "-"} ms)`
+      : r.expectsSwitch
+        ? `  NO SWITCH: link ${r.link} stayed active${r.judged ? ` (judged ${r.judged} after ${s(r.detectMs)})` : ""}`
+        : `  no switch needed; back after ${s(r.backMs)}`,
     `  all ${r.gateways} gateways acknowledged after ${s(r.ackedMs)}; first answer under the new routing after ${s(r.servedMs)}`,
     `  ${r.requests} requests, ${r.failed} failed, ${r.retried} retried on the other gateway, p99 ${r.p99Ms.toFixed(1)} ms; ` +
       `${r.dips} dips (largest ${r.maxDip}); ${r.stale} answers flagged stale`,

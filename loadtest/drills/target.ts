@@ -16,6 +16,12 @@ export interface DrillStack {
   close(): Promise<void>;
 }
 
+// The supervisor of the drills' own stack waits 3 s before restarting a crashed service, so that a killed
+// Redis stays down for longer than the comparator takes to judge it (three probes): the drill then shows a
+// switch rather than a race between the restart and the judgement. A Redis back within that time is a blip
+// the gateways ride out by reading from a standby, with no switch needed.
+const DRILL_STACK = { RESTART_BACKOFF_INITIAL: "3s" };
+
 async function stackRunning(): Promise<boolean> {
   try {
     return alive((await readStackFile()).pid);
@@ -41,14 +47,14 @@ export async function openDrillStack(
     const own = o.own || !(await stackRunning());
     if (own) {
       log("starting a dev stack of the drills' own (temporary directory, free ports)");
-      const stack = await startOwnStack(o.env);
+      const stack = await startOwnStack({ ...DRILL_STACK, ...o.env });
       started.push(stack);
       read = stack.read;
     } else log("using the running dev stack (.devstack/stack.json)");
     const stack = await read();
     if (!stack.gatewayUrl || !stack.comparatorUrl)
       throw new Error("the dev stack runs no gateway or no comparator");
-    const extra = await startExtraGateway(stack, own ? o.env : {});
+    const extra = await startExtraGateway(stack, own ? (o.env ?? {}) : {});
     started.push(extra);
     const catalog = await fetch(`${stack.gatewayUrl}/v1/catalog`, { headers: { "x-api-key": stack.apiKey } });
     const target: DrillTarget = {
