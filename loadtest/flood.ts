@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
@@ -14,7 +14,7 @@ import { type FloodSample, memoryMiB, produced, sample } from "./flood/observe.t
 import { ProcessorGroup } from "./flood/processors.ts";
 import { reconcileWithTruth } from "./flood/reconcile.ts";
 import { PARTITION_BYTES, sizeFlood } from "./flood/sizing.ts";
-import { RESULTS_DIR } from "./runner/summary.ts";
+import { resultPath } from "./runner/results.ts";
 
 // Flood test, the backlog release: the generator sends a steady peak rate to one link while its processors
 // are stopped for minutes, then they are started again with the generator still running. Reports how fast
@@ -219,8 +219,7 @@ try {
         : `${reconciled.differences.length} differences\n${formatDifferences(reconciled.differences)}`),
   ];
   process.stdout.write(`${lines.join("\n")}\n`);
-  await mkdir(RESULTS_DIR, { recursive: true });
-  const file = join(RESULTS_DIR, `flood-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
+  const file = `${await resultPath("flood")}.json`;
   await writeFile(file, `${JSON.stringify({ ...figures, samples: catchUp }, null, 2)}\n`);
   log(`figures saved to ${file}`);
   process.exitCode = reconciled.differences.length === 0 && figures.recordsDropped === 0 ? 0 : 1;

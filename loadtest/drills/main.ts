@@ -1,7 +1,7 @@
-import { mkdir, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { RESULTS_DIR } from "../runner/summary.ts";
+import { resultPath } from "../runner/results.ts";
 import { type DrillOptions, type DrillReport, runDrill } from "./drill.ts";
 import { FAULT_NAMES, FAULTS, type FaultName } from "./faults.ts";
 import { describeDrill, summaryTable } from "./report.ts";
@@ -36,8 +36,7 @@ if (values.help || !which || positionals.length > 1 || !(which === "all" || whic
 }
 const names: FaultName[] = which === "all" ? [...FAULT_NAMES] : [which as FaultName];
 const log = (line: string) => process.stderr.write(`${line}\n`);
-const outDir = join(RESULTS_DIR, `drills-${new Date().toISOString().replace(/[:.]/g, "-")}`);
-await mkdir(outDir, { recursive: true });
+const outDir = await resultPath("drills", true);
 const options: DrillOptions = {
   rate: Number(values.rate),
   baselineMs: Number(values.baseline) * 1000,

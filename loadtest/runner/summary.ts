@@ -1,15 +1,13 @@
-import { mkdir, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { writeFile } from "node:fs/promises";
 import type { Load, Scenario } from "../k6/scenarios/types.ts";
 import type { MemorySample } from "./actions.ts";
 import type { LoadResult } from "./engine.ts";
 import type { Metric } from "./metrics.ts";
+import { resultPath } from "./results.ts";
 import type { Verdict } from "./thresholds.ts";
 
 // The end-of-run summary, laid out like k6's (metric, then its aggregates; thresholds ticked or crossed),
 // and the same figures as JSON under loadtest/results/.
-
-export const RESULTS_DIR = new URL("../results/", import.meta.url).pathname;
 
 const f = (n: number) => (Number.isInteger(n) ? String(n) : n.toFixed(2));
 
@@ -62,8 +60,8 @@ export function renderSummary(
   const [before, after] = [memory[0], memory.at(-1)];
   if (before && after && memory.length > 1)
     lines.push(
-      `  gateway memory: ${f(before.mib)} MiB at the start, ${f(after.mib)} MiB at the end ` +
-        `(${f(((after.mib - before.mib) * 3_600_000) / Math.max(1, after.at - before.at))} MiB/h)`,
+      `  gateway memory: ${f(before.mib)} MiB at the start, ${f(after.mib)} MiB at the end, ` +
+        `${f(Math.max(...memory.map((m) => m.mib)))} MiB at most (${memory.length} samples)`,
     );
   if (result.errors.size > 0) {
     lines.push("", "errors:");
@@ -85,11 +83,7 @@ export async function saveSummary(
   verdicts: Verdict[],
   memory: readonly MemorySample[],
 ): Promise<string> {
-  await mkdir(RESULTS_DIR, { recursive: true });
-  const file = join(
-    RESULTS_DIR,
-    `loadtest-${scenario.name}-${new Date(result.startedAt).toISOString()}.json`,
-  );
+  const file = `${await resultPath(`loadtest-${scenario.name}`, false, result.startedAt)}.json`;
   const metrics: Record<string, unknown> = {};
   for (const [name, m] of result.metrics.all())
     metrics[name] =
