@@ -232,6 +232,8 @@ try {
   await processors?.stop("SIGKILL");
   await admin.disconnect();
   await link.stop();
+  // The link's Redis kept an append-only file of the whole flood: tens of MiB.
+  await rm(dirname(link.redis.logFile), { recursive: true, force: true });
   await rm(truthDir, { recursive: true, force: true });
   if (categoryFile) await rm(dirname(categoryFile), { recursive: true, force: true });
 }
