@@ -121,24 +121,3 @@ export function parseAd(raw: Buffer | string | null): Parsed<AdEvent> {
   ]);
   return bad ? { ok: false, reason: bad } : { ok: true, event: o as unknown as AdEvent };
 }
-
-/** Every reason a parser can give, so counters can be pre-registered and dashboards list them all. */
-export const REJECT_REASONS = [
-  "unparseable",
-  "not_an_object",
-  ...[
-    "orderId",
-    "version",
-    "buyerId",
-    "sellerId",
-    "categoryId",
-    "amount",
-    "status",
-    "eventTime",
-    "paymentId",
-    "eventId",
-    "kind",
-    "advertiserId",
-    "costMicros",
-  ].map((f) => `invalid_${f}`),
-] as const;

@@ -1,5 +1,5 @@
 import type { BusinessClock } from "../common/businessTime.ts";
-import { type Fact, METRICS, type MetricDef, type Source } from "../common/catalog.ts";
+import { type Fact, type MetricDef, metricsOf, type Source } from "../common/catalog.ts";
 import { keys, minuteField } from "../common/keys.ts";
 import { encodeOrder, encodePayment, type OrderState, type PaymentState } from "./joinState.ts";
 
@@ -14,6 +14,12 @@ interface HllDelta {
   mirrorKey: string;
   mirrorMember: string;
 }
+
+/** The catalog's metrics of each source, looked up per fact rather than filtered per fact. */
+const METRICS_OF: Record<Source, readonly MetricDef<Source>[]> = {
+  paid_order: metricsOf("paid_order") as unknown as MetricDef<Source>[],
+  ad_event: metricsOf("ad_event") as unknown as MetricDef<Source>[],
+};
 
 export class BatchEffect {
   readonly zincr = new Map<string, Map<string, number>>();
@@ -39,8 +45,7 @@ export class BatchEffect {
     const bucket = this.clock.bucket(fact.time);
     if (inMinute && bucket.minuteStart < this.firstMinuteTime) this.firstMinuteTime = bucket.minuteStart;
     const dims = fact.dims as Record<string, string>;
-    for (const m of METRICS as readonly MetricDef<Source>[]) {
-      if (m.source !== fact.source) continue;
+    for (const m of METRICS_OF[fact.source]) {
       const measured = (m.measure as (f: Fact) => number | string | null)(fact);
       if (measured === null) continue;
       for (const dim of m.dims) {

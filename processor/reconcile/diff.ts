@@ -10,7 +10,8 @@ export interface Difference {
   recompute: string | null;
 }
 
-async function scan(redis: Redis, pattern: string): Promise<string[]> {
+/** Every key matching `pattern`, sorted, read with SCAN so a large link is not blocked. */
+export async function scanKeys(redis: Redis, pattern: string): Promise<string[]> {
   const found: string[] = [];
   let cursor = "0";
   do {
@@ -58,21 +59,24 @@ function minuteStartOf(clock: BusinessClock, minuteKey: string): number {
  */
 export async function diffLinks(link: Redis, recomputed: Redis, clock: BusinessClock): Promise<Difference[]> {
   const out: Difference[] = [];
-  const dayKeys = new Set([...(await scan(link, "os:d:*")), ...(await scan(recomputed, "os:d:*"))]);
+  const dayKeys = new Set([...(await scanKeys(link, "os:d:*")), ...(await scanKeys(recomputed, "os:d:*"))]);
   for (const key of [...dayKeys].sort())
     compareMaps("day", key, await zsetOf(link, key), await zsetOf(recomputed, key), out);
 
   const closedLink = Number((await link.get(keys.closedThrough)) ?? 0);
   const closedRec = Number((await recomputed.get(keys.closedThrough)) ?? 0);
   const closedBoth = Math.min(closedLink, closedRec);
-  const minuteKeys = new Set([...(await scan(link, "os:m:*")), ...(await scan(recomputed, "os:m:*"))]);
+  const minuteKeys = new Set([
+    ...(await scanKeys(link, "os:m:*")),
+    ...(await scanKeys(recomputed, "os:m:*")),
+  ]);
   for (const key of [...minuteKeys].sort()) {
     if (minuteStartOf(clock, key) + 60_000 > closedBoth) continue;
     compareMaps("minute", key, await hashOf(link, key), await hashOf(recomputed, key), out);
   }
   const digestKeys = new Set([
-    ...(await scan(link, "os:digest:*")),
-    ...(await scan(recomputed, "os:digest:*")),
+    ...(await scanKeys(link, "os:digest:*")),
+    ...(await scanKeys(recomputed, "os:digest:*")),
   ]);
   for (const key of [...digestKeys].sort()) {
     const date = key.split(":")[2] as string;

@@ -8,6 +8,7 @@ import { partitionField } from "../../common/keys.ts";
 import { INPUT_TOPICS } from "../../common/topics.ts";
 import { type EmbeddedKafka, startEmbeddedKafka } from "../../devstack/kafka/launcher.ts";
 import { type RunningRedis, startRedis } from "../../devstack/redis/launcher.ts";
+import { scanKeys } from "../../processor/reconcile/diff.ts";
 
 // Real links for tests: an embedded Kafka and a redis-server per link, and processors as child processes.
 
@@ -126,14 +127,7 @@ export async function caughtUp(link: TestLink): Promise<boolean> {
 export async function dumpValues(redis: Redis): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
   const found: string[] = [];
-  for (const pattern of ["os:d:*", "os:m:*", "os:digest:*"]) {
-    let cursor = "0";
-    do {
-      const [next, batch] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 1000);
-      cursor = next;
-      found.push(...batch);
-    } while (cursor !== "0");
-  }
+  for (const pattern of ["os:d:*", "os:m:*", "os:digest:*"]) found.push(...(await scanKeys(redis, pattern)));
   for (const key of found.sort()) {
     out[key] = key.startsWith("os:d:")
       ? await redis.zrange(key, "0", "-1", "WITHSCORES")
