@@ -70,6 +70,58 @@ describe("embedded kafka with kafkajs", () => {
       assert.deepEqual(byKey(received, key), byKey(messages, key));
   });
 
+  // The producer's record encoding is patched (patches/kafkajs+2.2.4.patch): a large batch per partition,
+  // timestamp deltas (from the batch's earliest) on both sides of the 30-bit fast path, and headers must
+  // come back exactly as sent.
+  it("round-trips one large batch with keys, timestamps and headers intact, in order", async () => {
+    const earliest = 1_763_000_000_000;
+    const deltas = [0, 1, 63, 64, 8191, 8192, 2 ** 30 - 1, 2 ** 30, 2 ** 31 + 5, 5e10];
+    const messages = Array.from({ length: 2000 }, (_, i) => ({
+      partition: 2,
+      key: `k${i}`,
+      value: `ts-${i}`,
+      timestamp: String(earliest + (deltas[i % deltas.length] as number)),
+      headers: i % 3 === 0 ? { trace: `t${i}`, many: [`a${i}`, `b${i}`] } : undefined,
+    }));
+    await producer.send({ topic: TOPICS.deadLetter, messages });
+
+    const consumer = client.consumer({ groupId: "embedded-roundtrip", maxWaitTimeInMs: 100 });
+    const received: (typeof messages)[number][] = [];
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topic: TOPICS.deadLetter, fromBeginning: true });
+      await new Promise<void>((resolve, reject) => {
+        timer = setTimeout(() => reject(new Error(`received ${received.length} of 2000`)), 30_000);
+        void consumer.run({
+          eachMessage: async ({ partition, message }) => {
+            const headers =
+              message.headers && Object.keys(message.headers).length > 0
+                ? Object.fromEntries(
+                    Object.entries(message.headers).map(([k, v]) => [
+                      k,
+                      Array.isArray(v) ? v.map(String) : String(v),
+                    ]),
+                  )
+                : undefined;
+            received.push({
+              partition,
+              key: String(message.key),
+              value: String(message.value),
+              timestamp: message.timestamp,
+              headers: headers as (typeof messages)[number]["headers"],
+            });
+            if (received.length === messages.length) resolve();
+          },
+        });
+      });
+    } finally {
+      clearTimeout(timer);
+      await consumer.disconnect();
+    }
+    assert.deepEqual(received, messages);
+  });
+
   it("answers ListOffsets for earliest and latest; by timestamp it gives latest", async () => {
     await producer.send({
       topic: TOPICS.payments,
