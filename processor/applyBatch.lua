@@ -23,12 +23,13 @@ end
 local touched = {}
 local function touch(key) touched[key] = true end
 
+-- e.zincr and e.hincr: {key, member, by, member, by, ...} per key.
 for _, d in ipairs(e.zincr) do
-  redis.call('ZINCRBY', d[1], d[3], d[2])
+  for i = 2, #d, 2 do redis.call('ZINCRBY', d[1], d[i + 1], d[i]) end
   touch(d[1])
 end
 for _, d in ipairs(e.hincr) do
-  redis.call('HINCRBY', d[1], d[2], d[3])
+  for i = 2, #d, 2 do redis.call('HINCRBY', d[1], d[i], d[i + 1]) end
   touch(d[1])
 end
 for _, h in ipairs(e.hll) do

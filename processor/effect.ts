@@ -1,4 +1,4 @@
-import type { BusinessClock } from "../common/businessTime.ts";
+import type { Bucket, BusinessClock } from "../common/businessTime.ts";
 import { type Fact, type MetricDef, metricsOf, type Source } from "../common/catalog.ts";
 import { keys, minuteField } from "../common/keys.ts";
 import { encodeOrder, encodePayment, type OrderState, type PaymentState } from "./joinState.ts";
@@ -21,6 +21,12 @@ const METRICS_OF: Record<Source, readonly MetricDef<Source>[]> = {
   ad_event: metricsOf("ad_event") as unknown as MetricDef<Source>[],
 };
 
+/** The keys a minute's facts of one source write: day keys by metric then dimension, and the minute hash. */
+interface BucketKeys {
+  day: string[][];
+  minute: string;
+}
+
 export class BatchEffect {
   readonly zincr = new Map<string, Map<string, number>>();
   readonly hincr = new Map<string, Map<string, number>>();
@@ -32,6 +38,9 @@ export class BatchEffect {
   /** Lowest event time that reached a minute bucket: where the first digest starts. */
   firstMinuteTime = Number.POSITIVE_INFINITY;
   facts = 0;
+  // Built once per minute of event time and source rather than per fact: key strings are the effect's main
+  // allocation, and a string already hashed makes each map lookup below cheaper.
+  private readonly bucketKeys = new Map<Bucket, Partial<Record<Source, BucketKeys>>>();
 
   constructor(private readonly clock: BusinessClock) {}
 
@@ -45,18 +54,23 @@ export class BatchEffect {
     const bucket = this.clock.bucket(fact.time);
     if (inMinute && bucket.minuteStart < this.firstMinuteTime) this.firstMinuteTime = bucket.minuteStart;
     const dims = fact.dims as Record<string, string>;
-    for (const m of METRICS_OF[fact.source]) {
+    const metrics = METRICS_OF[fact.source];
+    const bucketKeys = this.keysOf(bucket, fact.source);
+    for (let i = 0; i < metrics.length; i++) {
+      const m = metrics[i] as MetricDef<Source>;
       const measured = (m.measure as (f: Fact) => number | string | null)(fact);
       if (measured === null) continue;
-      for (const dim of m.dims) {
+      const dayKeys = bucketKeys.day[i] as string[];
+      for (let j = 0; j < m.dims.length; j++) {
+        const dim = m.dims[j] as string;
         const key = dims[dim] as string;
-        const dayKey = keys.day(bucket.date, m.name, dim);
+        const dayKey = dayKeys[j] as string;
         if (m.kind === "distinct")
           this.addHll(keys.dayHll(bucket.date, m.name, dim, key), String(measured), "z", dayKey, key);
         else add(this.zincr, dayKey, key, measured as number);
       }
       if (!inMinute) continue;
-      const minuteKey = keys.minute(bucket.date, bucket.minute);
+      const minuteKey = bucketKeys.minute;
       for (const dim of m.minuteDims) {
         const key = dims[dim] as string;
         const field = minuteField(m.name, dim, key);
@@ -66,6 +80,23 @@ export class BatchEffect {
         } else add(this.hincr, minuteKey, field, measured as number);
       }
     }
+  }
+
+  private keysOf(bucket: Bucket, source: Source): BucketKeys {
+    let bySource = this.bucketKeys.get(bucket);
+    if (!bySource) {
+      bySource = {};
+      this.bucketKeys.set(bucket, bySource);
+    }
+    let built = bySource[source];
+    if (!built) {
+      built = {
+        day: METRICS_OF[source].map((m) => m.dims.map((dim) => keys.day(bucket.date, m.name, dim))),
+        minute: keys.minute(bucket.date, bucket.minute),
+      };
+      bySource[source] = built;
+    }
+    return built;
   }
 
   private addHll(
@@ -85,14 +116,19 @@ export class BatchEffect {
 
   /** The argument of applyBatch.lua: values as strings so no integer passes through Lua's doubles. */
   toScriptArgument(): string {
-    const flat = (m: Map<string, Map<string, number>>) => {
+    // One entry per key, [key, field, by, field, by, ...]: a key's name travels once, not once per field.
+    const grouped = (m: Map<string, Map<string, number>>) => {
       const out: string[][] = [];
-      for (const [key, fields] of m) for (const [f, v] of fields) if (v !== 0) out.push([key, f, String(v)]);
+      for (const [key, fields] of m) {
+        const entry = [key];
+        for (const [f, v] of fields) if (v !== 0) entry.push(f, String(v));
+        if (entry.length > 1) out.push(entry);
+      }
       return out;
     };
     return JSON.stringify({
-      zincr: flat(this.zincr),
-      hincr: flat(this.hincr),
+      zincr: grouped(this.zincr),
+      hincr: grouped(this.hincr),
       hll: [...this.hll].map(([k, d]) => [k, d.mirrorType, d.mirrorKey, d.mirrorMember, ...d.members]),
       orders: [...this.orders].map(([id, s]) => [keys.order(id), encodeOrder(s)]),
       payments: [...this.paymentsSet].map(([id, s]) => [keys.payment(id), encodePayment(s)]),
