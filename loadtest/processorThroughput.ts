@@ -81,6 +81,14 @@ async function redisCpuSeconds(link: TestLink): Promise<number> {
   return field("used_cpu_sys") + field("used_cpu_user");
 }
 
+/** Per-command call counts and microseconds so far (INFO commandstats): what the Redis time is spent on. */
+async function redisCommandStats(link: TestLink): Promise<Map<string, { calls: number; usec: number }>> {
+  const stats = new Map<string, { calls: number; usec: number }>();
+  for (const m of (await link.client.info("commandstats")).matchAll(/cmdstat_(\S+):calls=(\d+),usec=(\d+)/g))
+    stats.set(m[1] as string, { calls: Number(m[2]), usec: Number(m[3]) });
+  return stats;
+}
+
 async function processorRate(link: TestLink, categoryFile: string, total: number, profileDir: string | null) {
   const nodeArgs = profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [];
   const p = spawnProcessor(link, { DIM_CATEGORY_FILE: categoryFile }, nodeArgs);
@@ -200,12 +208,14 @@ try {
   status("parse-only consumer done; processor");
   const profileDir = args.profile ? mkdtempSync(join(tmpdir(), "processor-profile-")) : null;
   const redisCpuBefore = await redisCpuSeconds(link);
+  const commandsBefore = await redisCommandStats(link);
   const {
     rate: processed,
     elapsedMs,
     processor,
   } = await processorRate(link, dims.categoryIndustry, total, profileDir);
   const redisBusy = (await redisCpuSeconds(link)) - redisCpuBefore;
+  const commandsAfter = await redisCommandStats(link);
   const latency = await latencyAtRate(link, Number(args.rate), Number(args.seconds));
   await stopProcessor(processor);
 
@@ -221,6 +231,21 @@ try {
     `\nRedis was busy ${((100 * redisBusy * 1000) / elapsedMs).toFixed(0)}% of the processor's catch-up ` +
       `(${redisBusy.toFixed(1)} CPU s in ${(elapsedMs / 1000).toFixed(1)} s)`,
   );
+  const commands = [...commandsAfter]
+    .map(([name, a]) => {
+      const b = commandsBefore.get(name) ?? { calls: 0, usec: 0 };
+      return { name, calls: a.calls - b.calls, usec: a.usec - b.usec };
+    })
+    .filter((c) => c.calls > 0)
+    .sort((x, y) => y.usec - x.usec)
+    .slice(0, 8);
+  console.log(
+    "time inside Redis commands during the catch-up (INFO commandstats; a script's time includes its calls):",
+  );
+  for (const c of commands)
+    console.log(
+      `  ${c.name.padEnd(10)} ${(c.calls / total).toFixed(3).padStart(7)} calls/event ${(c.usec / total).toFixed(2).padStart(6)} µs/event`,
+    );
   console.log(
     `\nevent-to-visible latency at ${args.rate} events/s (age of the newest applied event per partition, ` +
       `${latency.samples} samples): p50 ${latency.p50} ms, p99 ${latency.p99} ms`,
