@@ -59,9 +59,19 @@ export class MetricReader {
 
   async value(q: ValueQuery): Promise<Served<ValueResult>> {
     const read = await this.serve(valueKey(q), (redis) => readValue(redis, this.deps.clock, q));
-    const guarded = this.guard(q, read.answer.value);
-    const stale = read.stale || guarded.raised;
-    return this.result(read.answer, { ...q, value: guarded.value, stale }, stale);
+    return this.valueServed(q, read.answer, read.stale);
+  }
+
+  /** The value as value() would serve it if the micro-cache holds it, else undefined (then call value). */
+  cachedValue(q: ValueQuery): Served<ValueResult> | undefined {
+    const answer = this.deps.cache.peek(valueKey(q)) as LinkAnswer<number | null> | undefined;
+    return answer && this.valueServed(q, answer, false);
+  }
+
+  private valueServed(q: ValueQuery, answer: LinkAnswer<number | null>, linkStale: boolean) {
+    const guarded = this.guard(q, answer.value);
+    const stale = linkStale || guarded.raised;
+    return this.result(answer, { ...q, value: guarded.value, stale }, stale);
   }
 
   /** Several values read together from one link. */
