@@ -92,7 +92,10 @@ export class Batcher {
 
   /** A chunk of the sealed batches, plus every open batch when `all`; null when there is nothing to send. */
   take(all: boolean): Chunk | null {
-    if (all) this.open.forEach((batch, slot) => batch.records > 0 && this.seal(slot));
+    if (all)
+      this.open.forEach((batch, slot) => {
+        if (batch.records > 0) this.seal(slot);
+      });
     if (this.sealedCount === 0) return null;
     const chunk = this.encode();
     this.sealed = [];
