@@ -5,7 +5,8 @@ import { type EmbeddedKafka, startEmbeddedKafka } from "../devstack/kafka/launch
 // How fast the traffic generator fills the links' Kafkas, unpaced: events/s and payload MB/s into one link
 // (with one and with two producer threads) and into three, each an embedded Kafka of its own. The generator
 // must not be what limits a pipeline test. The CPU per record is the number to compare across machines: the
-// rates depend on how many free cores there are (kafkajs costs about 10 µs of one core per record and link).
+// rates depend on how many free cores there are (patched kafkajs costs about 6 µs of one core per record and
+// link; the model about 8 µs per record).
 //
 //   npx tsx loadtest/generatorRate.ts [records per scenario, default 1000000]
 

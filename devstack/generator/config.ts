@@ -112,7 +112,7 @@ export const generatorSettings = {
     env: "GENERATOR_LINK_THREADS",
     default: 1,
     min: 1,
-    doc: "producer threads per link, each serving a share of the partitions; one thread sends roughly 90k records/s on a free core",
+    doc: "producer threads per link, each serving a share of the partitions; one thread sends roughly 150k records/s on a free core",
   }),
   linkStallMs: duration({
     env: "GENERATOR_LINK_STALL",

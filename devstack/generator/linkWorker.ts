@@ -4,7 +4,7 @@ import { INPUT_TOPICS } from "../../common/topics.ts";
 import { BATCH_FIELDS, type Chunk } from "./batcher.ts";
 
 // A Kafka producer of one link, in a worker thread of its own so that encoding produce requests (the costly
-// part of kafkajs: about 10 µs per record) runs beside the model instead of taking turns with it. A link
+// part of kafkajs: about 6 µs per record, patched) runs beside the model instead of taking turns with it. A link
 // may have several such threads, each serving the partitions p with p % shards === shard. It sends its
 // part of the chunks it is given strictly one after the other: one request in flight (maxInFlightRequests: 1), acks from all replicas, and
 // a chunk that failed is sent again before any later one, so each partition receives its records in the
