@@ -63,9 +63,12 @@ export class BusinessClock {
     return this.last;
   }
 
-  /** The business day containing an instant. */
+  /**
+   * The business day containing an instant, from the bucket of its minute: the same day, as zone offsets are
+   * whole minutes (a minute never straddles a business midnight), without formatting a date on every call.
+   */
   dateOf(epochMs: number): string {
-    return new Date(epochMs + this.offsetAt(epochMs)).toISOString().slice(0, 10);
+    return this.bucket(epochMs).date;
   }
 
   /** Epoch ms of a local date and HHMM in the zone (for series queries). */

@@ -92,15 +92,6 @@ function checkDate(date: string, field: string): void {
   }
 }
 
-/**
- * The business day of `now`, as clock.dateOf gives it, from the clock's bucket of the minute, which it keeps
- * while the minute lasts: dateOf formats a date on every call, and this runs on every request. The same day:
- * zone offsets are whole minutes, so a minute never straddles a business midnight.
- */
-function today(clock: BusinessClock, now: number): string {
-  return clock.bucket(now).date;
-}
-
 export interface ValueQuery {
   metric: string;
   dim: string;
@@ -133,7 +124,7 @@ export function valueQuery(input: ValueInput, clock: BusinessClock, now: number,
     if (input.minute !== undefined) {
       throw new ApiError(400, `${prefix}minute is only for window=minute`, `${prefix}minute`);
     }
-    return { metric: view.name, dim, key, window, date: input.date ?? today(clock, now) };
+    return { metric: view.name, dim, key, window, date: input.date ?? clock.dateOf(now) };
   }
   if (input.date !== undefined && input.minute === undefined) {
     throw new ApiError(400, `${prefix}minute is required with a date and window=minute`, `${prefix}minute`);
@@ -165,7 +156,7 @@ export function topQuery(
   if (view.derived) throw new ApiError(400, `${view.name} is a ratio and has no top list`, "metric");
   checkDim(view, input.dim, "day");
   if (input.date !== undefined) checkDate(input.date, "date");
-  return { metric: view.name, dim: input.dim, n: input.n ?? 10, date: input.date ?? today(clock, now) };
+  return { metric: view.name, dim: input.dim, n: input.n ?? 10, date: input.date ?? clock.dateOf(now) };
 }
 
 export interface SeriesQuery {
