@@ -19,6 +19,7 @@ import { keys } from "../common/keys.ts";
 import { CONSUL_KEYS, type RoutingDocument } from "../common/routing.ts";
 import { startConsulDevServer } from "../devstack/consul/server.ts";
 import { type RunningRedis, startRedis } from "../devstack/redis/launcher.ts";
+import { cpuMicros } from "./processCpu.ts";
 
 // What the gateway costs over Fastify itself, and how fast a routing change reaches callers.
 //
@@ -70,12 +71,6 @@ interface Server {
   url: string;
   pid: number;
   stop(): Promise<void>;
-}
-
-/** CPU time (user + system) a process has used so far, in microseconds (Linux /proc, 100 ticks a second). */
-async function cpuMicros(pid: number): Promise<number> {
-  const fields = (await readFile(`/proc/${pid}/stat`, "utf8")).split(") ")[1]?.split(" ") ?? [];
-  return (Number(fields[11]) + Number(fields[12])) * 10_000;
 }
 
 async function serveBare(): Promise<void> {

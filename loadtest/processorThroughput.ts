@@ -7,7 +7,6 @@
 //                                           [--profile]   (writes a CPU profile of the processor and prints its top)
 
 import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -18,6 +17,7 @@ import { INPUT_TOPICS } from "../common/topics.ts";
 import { runGenerator } from "../devstack/generator/run.ts";
 import { prepareDimensions } from "../test/support/feed.ts";
 import {
+  appliedRecords,
   caughtUp,
   spawnProcessor,
   startTestLink,
@@ -25,6 +25,7 @@ import {
   type TestLink,
   waitFor,
 } from "../test/support/links.ts";
+import { cpuMicros } from "./processCpu.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -70,22 +71,11 @@ async function referenceConsumer(
   return (seen / (last - first)) * 1000;
 }
 
-async function storedTotal(link: TestLink): Promise<number> {
-  const offsets = await link.client.hvals(keys.offsets);
-  return offsets.reduce((n, o) => n + Number(o), 0);
-}
-
 /** Redis's own CPU seconds so far: with the processor's profile, says which side bounds the pipeline. */
 async function redisCpuSeconds(link: TestLink): Promise<number> {
   const info = await link.client.info("cpu");
   const field = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? 0);
   return field("used_cpu_sys") + field("used_cpu_user");
-}
-
-/** A process's CPU time (user + system) so far, in seconds (Linux /proc, 100 ticks a second). */
-async function processCpuSeconds(pid: number): Promise<number> {
-  const fields = (await readFile(`/proc/${pid}/stat`, "utf8")).split(") ")[1]?.split(" ") ?? [];
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 /** Per-command call counts and microseconds so far (INFO commandstats): what the Redis time is spent on. */
@@ -101,26 +91,26 @@ async function processorRate(link: TestLink, categoryFile: string, total: number
   const p = spawnProcessor(link, { DIM_CATEGORY_FILE: categoryFile }, nodeArgs);
   await waitFor(
     "the processor to apply its first batch",
-    async () => (await storedTotal(link)) > 0,
+    async () => (await appliedRecords(link)) > 0,
     60_000,
   ).catch((err) => {
     throw new Error(`${(err as Error).message}; processor output:\n${p.output()}`);
   });
   const pid = p.child.pid as number;
-  const cpuBefore = await processCpuSeconds(pid);
+  const cpuBefore = await cpuMicros(pid);
   const startedAt = performance.now();
-  const startCount = await storedTotal(link);
+  const startCount = await appliedRecords(link);
   await waitFor(
     "the processor to catch up",
     async () => {
-      status(`processor: ${(await storedTotal(link)).toLocaleString()} / ${total.toLocaleString()}`);
+      status(`processor: ${(await appliedRecords(link)).toLocaleString()} / ${total.toLocaleString()}`);
       return caughtUp(link);
     },
     600_000,
   );
   const elapsedMs = performance.now() - startedAt;
   const rate = ((total - startCount) / elapsedMs) * 1000;
-  const cpuMicrosPerEvent = (((await processCpuSeconds(pid)) - cpuBefore) * 1e6) / (total - startCount);
+  const cpuMicrosPerEvent = ((await cpuMicros(pid)) - cpuBefore) / (total - startCount);
   status("");
   return { rate, elapsedMs, cpuMicrosPerEvent, processor: p };
 }

@@ -1,9 +1,8 @@
 import { readFile } from "node:fs/promises";
 import type { Admin } from "kafkajs";
-import { keys } from "../../common/keys.ts";
 import { readProgress } from "../../common/linkReader.ts";
 import { INPUT_TOPICS } from "../../common/topics.ts";
-import type { TestLink } from "../../test/support/links.ts";
+import { appliedRecords, type TestLink } from "../../test/support/links.ts";
 
 // Where a flood stands: records in the link's Kafka, records its processors applied (the offsets stored in
 // Redis with the values), the watermark, and the processors' memory.
@@ -33,12 +32,6 @@ export async function produced(admin: Admin): Promise<number> {
   return total;
 }
 
-/** Records applied: the next offset to process is also the count processed, as every log starts at 0. */
-export async function applied(link: TestLink): Promise<number> {
-  const offsets = await link.client.hgetall(keys.offsets);
-  return Object.values(offsets).reduce((sum, o) => sum + Number(o), 0);
-}
-
 /** A /proc/<pid>/status field in MiB (VmRSS now, VmHWM the peak so far); 0 once the process is gone. */
 export async function memoryMiB(pid: number, field: "VmRSS" | "VmHWM"): Promise<number> {
   try {
@@ -53,7 +46,7 @@ export async function memoryMiB(pid: number, field: "VmRSS" | "VmHWM"): Promise<
 export async function sample(link: TestLink, admin: Admin, pids: readonly number[]): Promise<FloodSample> {
   const [p, a, progress, rss] = await Promise.all([
     produced(admin),
-    applied(link),
+    appliedRecords(link),
     readProgress(link.client),
     Promise.all(pids.map((pid) => memoryMiB(pid, "VmRSS"))),
   ]);

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { Kafka, logLevel } from "kafkajs";
-import { partitionField } from "../../common/keys.ts";
+import { keys, partitionField } from "../../common/keys.ts";
 import { INPUT_TOPICS } from "../../common/topics.ts";
 import { type EmbeddedKafka, startEmbeddedKafka } from "../../devstack/kafka/launcher.ts";
 import { type RunningRedis, startRedis } from "../../devstack/redis/launcher.ts";
@@ -121,6 +121,12 @@ export async function caughtUp(link: TestLink): Promise<boolean> {
   } finally {
     await admin.disconnect();
   }
+}
+
+/** Records applied: the next offset to process is also the count processed, as every log starts at 0. */
+export async function appliedRecords(link: TestLink): Promise<number> {
+  const offsets = await link.client.hvals(keys.offsets);
+  return offsets.reduce((sum, o) => sum + Number(o), 0);
 }
 
 /** Every metric value of a link (day sets, minutes, digests, counters) as one comparable object. */
