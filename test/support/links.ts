@@ -110,7 +110,7 @@ export async function caughtUp(link: TestLink): Promise<boolean> {
   const admin = link.kafkaClient.admin();
   await admin.connect();
   try {
-    const stored = await link.client.hgetall("os:offsets");
+    const stored = await link.client.hgetall(keys.offsets);
     for (const topic of INPUT_TOPICS) {
       for (const p of await admin.fetchTopicOffsets(topic)) {
         const high = Number(p.high);
