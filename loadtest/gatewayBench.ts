@@ -19,11 +19,13 @@ import { keys } from "../common/keys.ts";
 import { CONSUL_KEYS, type RoutingDocument } from "../common/routing.ts";
 import { startConsulDevServer } from "../devstack/consul/server.ts";
 import { type RunningRedis, startRedis } from "../devstack/redis/launcher.ts";
+import { printProfileTop } from "./cpuProfile.ts";
 import { cpuMicros } from "./processCpu.ts";
 
 // What the gateway costs over Fastify itself, and how fast a routing change reaches callers.
 //
 //   node --import tsx loadtest/gatewayBench.ts [--duration 10] [--connections 20] [--switches 200]
+//                                              [--profile]   (a CPU profile of the cached gateway, its top printed)
 //
 // Each server runs as its own process (as deployed), one at a time, and autocannon drives it from this
 // process over keep-alive connections:
@@ -45,6 +47,7 @@ const { values: args } = parseArgs({
     connections: { type: "string", default: "20" },
     switches: { type: "string", default: "200" },
     "serve-bare": { type: "boolean", default: false },
+    profile: { type: "boolean", default: false },
   },
 });
 const DURATION = Number(args.duration);
@@ -101,10 +104,15 @@ async function startBare(): Promise<Server> {
 }
 
 /** gateway/main.ts as its own process, logging to a file (as it would to a log shipper), ready when /readyz says so. */
-async function startGateway(name: string, dir: string, env: Record<string, string>): Promise<Server> {
+async function startGateway(
+  name: string,
+  dir: string,
+  env: Record<string, string>,
+  nodeArgs: string[] = [],
+): Promise<Server> {
   const logFile = join(dir, `${name}.log`);
   const out = openSync(logFile, "a");
-  const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "gateway/main.ts")], {
+  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", join(ROOT, "gateway/main.ts")], {
     cwd: ROOT,
     env: {
       ...process.env,
@@ -387,6 +395,14 @@ async function main(): Promise<void> {
       (server) => maxRate("traced", server, metric),
     );
 
+    // Apart from the measured runs, so that neither the profiler's cost nor the other phases blur them.
+    const profileDir = args.profile ? await mkdtemp(join(tmpdir(), "gateway-profile-")) : null;
+    if (profileDir)
+      await run(
+        startGateway("profiled", dir, linkEnv, ["--cpu-prof", `--cpu-prof-dir=${profileDir}`]),
+        (server) => maxRate("profiled (cached)", server, metric),
+      );
+
     const rps = (r: Measured) => r.requests.average;
     const row = (name: string, r: Measured) =>
       `  ${name.padEnd(26)} ${rps(r).toFixed(0).padStart(9)} ${r.latency.p50.toFixed(2).padStart(8)} ${r.latency.p99.toFixed(2).padStart(8)} ${r.cpuMicrosPerRequest.toFixed(1).padStart(10)} ${String(r.non2xx + r.errors).padStart(8)}`;
@@ -426,6 +442,7 @@ async function main(): Promise<void> {
     console.log(
       `  switch p99         ${switchP99.toFixed(2)} ms   goal <= 100 ms: ${verdict(switchP99 <= 100)}`,
     );
+    if (profileDir) printProfileTop(profileDir, "gateway (cached, from its start through a full-speed run)");
   } finally {
     await sink.stop();
     consul.destroy();

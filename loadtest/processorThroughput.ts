@@ -4,9 +4,9 @@
 // fixed rate. Not a test: it prints figures.
 //
 //   npx tsx loadtest/processorThroughput.ts [--events 250000] [--partitions 12] [--rate 10000] [--seconds 20]
-//                                           [--profile]   (writes a CPU profile of the processor and prints its top)
+//                                           [--profile]   (a CPU profile of the processor's catch-up, its top printed)
 
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -25,6 +25,7 @@ import {
   type TestLink,
   waitFor,
 } from "../test/support/links.ts";
+import { printProfileTop } from "./cpuProfile.ts";
 import { cpuMicros } from "./processCpu.ts";
 
 const { values: args } = parseArgs({
@@ -39,9 +40,14 @@ const { values: args } = parseArgs({
 const EVENTS = Number(args.events);
 const PARTITIONS = Number(args.partitions);
 
+let lastStatusLine = 0;
+/** A progress line: redrawn in place on a terminal, else written at most once a second (a log stays readable). */
 function status(line: string): void {
   if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${line}`);
-  else process.stderr.write(`${line}\n`);
+  else if (line !== "" && performance.now() - lastStatusLine >= 1000) {
+    lastStatusLine = performance.now();
+    process.stderr.write(`${line}\n`);
+  }
 }
 
 /** Consumes every input record once with a fresh group; returns records/s from the first batch to the last. */
@@ -113,32 +119,6 @@ async function processorRate(link: TestLink, categoryFile: string, total: number
   const cpuMicrosPerEvent = ((await cpuMicros(pid)) - cpuBefore) / (total - startCount);
   status("");
   return { rate, elapsedMs, cpuMicrosPerEvent, processor: p };
-}
-
-function printProfileTop(dir: string): void {
-  const file = readdirSync(dir).find((f) => f.endsWith(".cpuprofile"));
-  if (!file) return;
-  const profile = JSON.parse(readFileSync(join(dir, file), "utf8")) as {
-    nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
-    samples: number[];
-    timeDeltas: number[];
-  };
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-  const self = new Map<string, number>();
-  let total = 0;
-  profile.samples.forEach((id, i) => {
-    const cf = byId.get(id)?.callFrame;
-    const name = cf
-      ? `${cf.functionName || "(anonymous)"} ${cf.url.split("/").slice(-2).join("/")}:${cf.lineNumber}`
-      : "?";
-    const dt = profile.timeDeltas[i] ?? 0;
-    self.set(name, (self.get(name) ?? 0) + dt);
-    total += dt;
-  });
-  console.log("\nprocessor CPU profile, top self time:");
-  for (const [name, t] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 15)) {
-    console.log(`  ${((100 * t) / total).toFixed(1).padStart(5)}%  ${name}`);
-  }
 }
 
 /** Age of the newest applied event per partition, sampled while the generator runs paced at `rate`. */
@@ -217,8 +197,15 @@ try {
   } = await processorRate(link, dims.categoryIndustry, total, profileDir);
   const redisBusy = (await redisCpuSeconds(link)) - redisCpuBefore;
   const commandsAfter = await redisCommandStats(link);
+  // A profile ends when its process does: the latency run gets a processor of its own, so that the profile
+  // is of the catch-up alone.
+  const latencyProcessor = profileDir
+    ? await stopProcessor(processor).then(() =>
+        spawnProcessor(link, { DIM_CATEGORY_FILE: dims.categoryIndustry }),
+      )
+    : processor;
   const latency = await latencyAtRate(link, Number(args.rate), Number(args.seconds));
-  await stopProcessor(processor);
+  await stopProcessor(latencyProcessor);
 
   console.log(
     `\nprocessor benchmark: ${total.toLocaleString()} pre-produced events, ${PARTITIONS} partitions per topic`,
@@ -255,7 +242,7 @@ try {
     `\nevent-to-visible latency at ${args.rate} events/s (age of the newest applied event per partition, ` +
       `${latency.samples} samples): p50 ${latency.p50} ms, p99 ${latency.p99} ms`,
   );
-  if (profileDir) printProfileTop(profileDir);
+  if (profileDir) printProfileTop(profileDir, "processor (from its start to the end of the catch-up)");
 } finally {
   await link.stop();
 }

@@ -22,10 +22,18 @@ export interface TestLink {
 }
 
 export async function startTestLink(id: string, partitions: number): Promise<TestLink> {
-  const [kafka, redis] = await Promise.all([
+  const started = await Promise.allSettled([
     startEmbeddedKafka({ linkId: id, partitions }),
     startRedis({ linkId: id, dataDir: mkdtempSync(join(tmpdir(), `oneservice-test-${id}-`)) }),
   ]);
+  const [kafkaStart, redisStart] = started;
+  if (kafkaStart.status === "rejected" || redisStart.status === "rejected") {
+    // Whichever half did start is stopped, or a failed start (librdkafka missing…) leaves a server behind.
+    await Promise.all(started.map((s) => (s.status === "fulfilled" ? s.value.stop() : undefined)));
+    throw kafkaStart.status === "rejected" ? kafkaStart.reason : (redisStart as PromiseRejectedResult).reason;
+  }
+  const kafka = kafkaStart.value;
+  const redis = redisStart.value;
   const client = new Redis(redis.url, { maxRetriesPerRequest: 1 });
   client.on("error", () => {}); // tests that stop Redis on purpose read the failure from the command instead
   const kafkaClient = new Kafka({
