@@ -1,4 +1,5 @@
-import { type Logger, pino } from "pino";
+import { writeSync } from "node:fs";
+import { type DestinationStream, type Logger, pino } from "pino";
 
 export type { Logger };
 
@@ -18,13 +19,66 @@ function isoTime(): string {
   return stamp;
 }
 
+/** A turn that logs more than this writes as it goes, so a burst of logging is not held in memory. */
+const TURN_BUFFER_BYTES = 65_536;
+
+let stdoutByTurn: DestinationStream | undefined;
+
+/** Writes all of `text` to a file descriptor, waiting out EAGAIN as a non-blocking pipe may return it. */
+function writeFully(fd: number, text: string): void {
+  let rest = Buffer.from(text);
+  while (rest.length > 0) {
+    try {
+      rest = rest.subarray(writeSync(fd, rest));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EAGAIN") throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+    }
+  }
+}
+
+/**
+ * Standard output, written once per turn of the event loop instead of once per line. A busy gateway logs a
+ * call line per request, and a write system call per line was a sixth of a cached request's cost. A line
+ * still reaches the output in the turn that logged it (a check-phase flush), before the process waits for
+ * anything; on exit, a fatal log or an uncaught exception the exit handler writes what is left. Only a
+ * SIGKILL can lose lines, those of the turn it interrupts.
+ */
+function turnBufferedStdout(): DestinationStream {
+  if (stdoutByTurn) return stdoutByTurn;
+  let pending = "";
+  let flushScheduled = false;
+  const flush = () => {
+    flushScheduled = false;
+    if (pending === "") return;
+    const text = pending;
+    pending = "";
+    writeFully(1, text);
+  };
+  process.on("exit", flush);
+  stdoutByTurn = {
+    write(line: string) {
+      pending += line;
+      if (pending.length >= TURN_BUFFER_BYTES) flush();
+      else if (!flushScheduled) {
+        flushScheduled = true;
+        setImmediate(flush);
+      }
+    },
+  };
+  return stdoutByTurn;
+}
+
 // One JSON line per event on stdout. LOG_LEVEL is read here rather than in each service's config because
 // the logger exists before the config is parsed: a config error is itself logged.
 export function createLogger(service: string, bindings: Record<string, unknown> = {}): Logger {
-  return pino({
-    level: process.env.LOG_LEVEL || "info",
-    base: { service, pid: process.pid, ...bindings },
-    timestamp: isoTime,
-    formatters: { level: (label) => ({ level: label }) },
-  });
+  return pino(
+    {
+      level: process.env.LOG_LEVEL || "info",
+      base: { service, pid: process.pid, ...bindings },
+      timestamp: isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    turnBufferedStdout(),
+  );
 }

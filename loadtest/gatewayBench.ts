@@ -30,6 +30,9 @@ import { cpuMicros } from "./processCpu.ts";
 // Each server runs as its own process (as deployed), one at a time, and autocannon drives it from this
 // process over keep-alive connections:
 //   bare      a Fastify route returning a constant, no logger          (the ceiling)
+//   shaped    Fastify with the gateway's route shape and no work: GET /v1/metrics/:metric with query, params and
+//             response schemas, one onRequest and one onResponse hook that only call done, the answer a
+//             constant of the same fields (what Fastify itself costs for such a route, before any of ours)
 //   cached    GET /v1/metrics/gmv through the whole gateway: API key, rate limit, call log to a file,
 //             metrics, micro-cache hit (CACHE_TTL 250ms), no-dip guard, response schema
 //   uncached  the same with CACHE_TTL=0: every request reads the active link's Redis
@@ -46,7 +49,7 @@ const { values: args } = parseArgs({
     duration: { type: "string", default: "10" },
     connections: { type: "string", default: "20" },
     switches: { type: "string", default: "200" },
-    "serve-bare": { type: "boolean", default: false },
+    serve: { type: "string" },
     profile: { type: "boolean", default: false },
   },
 });
@@ -76,9 +79,51 @@ interface Server {
   stop(): Promise<void>;
 }
 
-async function serveBare(): Promise<void> {
+const VALUE_ANSWER = {
+  metric: "gmv",
+  dim: "all",
+  key: "all",
+  window: "day",
+  date: "2026-11-22",
+  value: 1_000_000,
+  asOf: "2026-11-22T00:00:00.000Z",
+  link: "a",
+  stale: false,
+};
+
+/** The reference servers, each run as its own process like the gateway: see the list at the top. */
+async function serveReference(kind: string): Promise<void> {
   const app = Fastify();
-  app.get("/", async () => ({ ok: true }));
+  if (kind === "bare") app.get("/", async () => ({ ok: true }));
+  else {
+    const str = { type: "string" } as const;
+    app.addHook("onRequest", (_req, _reply, done) => done());
+    app.addHook("onResponse", (_req, _reply, done) => done());
+    app.get(
+      "/v1/metrics/:metric",
+      {
+        schema: {
+          params: { type: "object", properties: { metric: str }, additionalProperties: false },
+          querystring: {
+            type: "object",
+            properties: { dim: str, key: str, window: str, date: str, minute: str },
+            additionalProperties: false,
+          },
+          response: {
+            200: {
+              type: "object",
+              properties: {
+                ...Object.fromEntries(Object.keys(VALUE_ANSWER).map((k) => [k, str])),
+                value: { type: "number" },
+                stale: { type: "boolean" },
+              },
+            },
+          },
+        },
+      },
+      async () => VALUE_ANSWER,
+    );
+  }
   console.log(await app.listen({ port: 0, host: "127.0.0.1" }));
   process.on("SIGTERM", () => void app.close().then(() => process.exit(0)));
 }
@@ -90,8 +135,9 @@ function stopChild(child: ChildProcess, exited: Promise<unknown>): () => Promise
   };
 }
 
-async function startBare(): Promise<Server> {
-  const child = spawn(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "--serve-bare"], {
+async function startReference(kind: "bare" | "shaped"): Promise<Server> {
+  const args = ["--import", "tsx", fileURLToPath(import.meta.url), "--serve", kind];
+  const child = spawn(process.execPath, args, {
     cwd: ROOT,
     stdio: ["ignore", "pipe", "inherit"],
   });
@@ -100,7 +146,7 @@ async function startBare(): Promise<Server> {
   for await (const line of lines) {
     return { url: `${line.trim()}/`, pid: child.pid as number, stop: stopChild(child, exited) };
   }
-  throw new Error("the bare server exited before listening");
+  throw new Error(`the ${kind} server exited before listening`);
 }
 
 /** gateway/main.ts as its own process, logging to a file (as it would to a log shipper), ready when /readyz says so. */
@@ -364,7 +410,8 @@ async function main(): Promise<void> {
     console.log(`gateway benchmark: ${CONNECTIONS} connections, ${DURATION} s per run, ${SWITCHES} switches`);
 
     const metric = "/v1/metrics/gmv";
-    const bare = await run(startBare(), (server) => maxRate("bare", server, ""));
+    const bare = await run(startReference("bare"), (server) => maxRate("bare", server, ""));
+    const shaped = await run(startReference("shaped"), (server) => maxRate("shaped", server, metric));
     const { cached, halfRate, switches } = await run(startGateway("cached", dir, linkEnv), async (server) => {
       const cachedMax = await maxRate("cached", server, metric);
       const rate = Math.floor(cachedMax.requests.average / 2);
@@ -412,6 +459,7 @@ async function main(): Promise<void> {
       `\n  ${"run".padEnd(26)} ${"req/s".padStart(9)} ${"p50 ms".padStart(8)} ${"p99 ms".padStart(8)} ${"cpu µs/req".padStart(10)} ${"failed".padStart(8)}`,
     );
     console.log(row("bare Fastify", bare));
+    console.log(row("Fastify, gateway's shape", shaped));
     console.log(row("gateway, cached", cached));
     console.log(row("gateway, uncached", uncached));
     console.log(row("gateway, cached, traced", traced));
@@ -427,6 +475,12 @@ async function main(): Promise<void> {
     const switchP99 = switches.getValueAtPercentile(99) / 1000;
     console.log(
       `\n  cached / bare      ${cachedRatio.toFixed(2)}x   goal >= 0.80x: ${verdict(cachedRatio >= 0.8)}`,
+    );
+    console.log(
+      `  shaped / bare      ${(rps(shaped) / rps(bare)).toFixed(2)}x   (Fastify's own cost of the route's shape)`,
+    );
+    console.log(
+      `  cached / shaped    ${(rps(cached) / rps(shaped)).toFixed(2)}x   (what the gateway's own work costs)`,
     );
     console.log(`  uncached / bare    ${(rps(uncached) / rps(bare)).toFixed(2)}x`);
     console.log(`  uncached / cached  ${(rps(uncached) / rps(cached)).toFixed(2)}x`);
@@ -452,7 +506,7 @@ async function main(): Promise<void> {
   }
 }
 
-if (args["serve-bare"]) await serveBare();
+if (args.serve) await serveReference(args.serve);
 else
   await main().catch((err: unknown) => {
     console.error(err);
