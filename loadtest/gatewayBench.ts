@@ -144,7 +144,7 @@ async function startReference(kind: "bare" | "shaped"): Promise<Server> {
   const exited = new Promise((resolve) => child.once("exit", resolve));
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
   for await (const line of lines) {
-    return { url: `${line.trim()}/`, pid: child.pid as number, stop: stopChild(child, exited) };
+    return { url: line.trim(), pid: child.pid as number, stop: stopChild(child, exited) };
   }
   throw new Error(`the ${kind} server exited before listening`);
 }
@@ -410,7 +410,7 @@ async function main(): Promise<void> {
     console.log(`gateway benchmark: ${CONNECTIONS} connections, ${DURATION} s per run, ${SWITCHES} switches`);
 
     const metric = "/v1/metrics/gmv";
-    const bare = await run(startReference("bare"), (server) => maxRate("bare", server, ""));
+    const bare = await run(startReference("bare"), (server) => maxRate("bare", server, "/"));
     const shaped = await run(startReference("shaped"), (server) => maxRate("shaped", server, metric));
     const { cached, halfRate, switches } = await run(startGateway("cached", dir, linkEnv), async (server) => {
       const cachedMax = await maxRate("cached", server, metric);

@@ -1,7 +1,8 @@
-// Processor benchmark: Kafka -> values visible in Redis, on the embedded Kafka, beside two references measured
-// in the same run on the same pre-produced data: a kafkajs consumer that does nothing with the messages and one
-// that only JSON-parses them (the least work any processor must do). Then the event-to-visible latency at a
-// fixed rate. Not a test: it prints figures.
+// Processor benchmark: Kafka -> values visible in Redis, on the embedded Kafka, beside references measured in
+// the same run on the same pre-produced data: a kafkajs consumer that does nothing with the messages, one that
+// only JSON-parses them (the least work any processor must do), and one that also reads and writes the join
+// state of each batch's orders in Redis and nothing else (the least an exactly-once join in Redis must add).
+// Then the event-to-visible latency at a fixed rate. Not a test: it prints figures.
 //
 //   npx tsx loadtest/processorThroughput.ts [--events 250000] [--partitions 12] [--rate 10000] [--seconds 20]
 //                                           [--profile]   (a CPU profile of the processor's catch-up, its top printed)
@@ -11,9 +12,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import * as hdr from "hdr-histogram-js";
-import type { Kafka } from "kafkajs";
+import type { Redis } from "ioredis";
+import type { Kafka, KafkaMessage } from "kafkajs";
 import { keys } from "../common/keys.ts";
-import { INPUT_TOPICS } from "../common/topics.ts";
+import { INPUT_TOPICS, TOPICS } from "../common/topics.ts";
 import { runGenerator } from "../devstack/generator/run.ts";
 import { prepareDimensions } from "../test/support/feed.ts";
 import {
@@ -50,11 +52,17 @@ function status(line: string): void {
   }
 }
 
-/** Consumes every input record once with a fresh group; returns records/s from the first batch to the last. */
+type ReferenceBatch = { topic: string; partition: number; messages: KafkaMessage[] };
+
+/**
+ * Consumes every input record once with a fresh group; returns records/s from the first batch to the last.
+ * `work` runs per record, then `afterBatch`, if given, per batch.
+ */
 async function referenceConsumer(
   kafka: Kafka,
   total: number,
   work: (value: Buffer | null) => void,
+  afterBatch?: (batch: ReferenceBatch) => Promise<void>,
 ): Promise<number> {
   const consumer = kafka.consumer({ groupId: `bench-${Date.now()}-${Math.random()}`, maxWaitTimeInMs: 100 });
   await consumer.connect();
@@ -68,6 +76,7 @@ async function referenceConsumer(
     eachBatch: async ({ batch }) => {
       if (first === 0) first = performance.now();
       for (const m of batch.messages) work(m.value);
+      await afterBatch?.(batch);
       seen += batch.messages.length;
       last = performance.now();
     },
@@ -75,6 +84,32 @@ async function referenceConsumer(
   await waitFor("the reference consumer to read everything", () => seen >= total, 300_000);
   await consumer.disconnect();
   return (seen / (last - first)) * 1000;
+}
+
+function parseJson(value: Buffer | null): void {
+  try {
+    JSON.parse(String(value));
+  } catch {
+    // the generator's malformed records: counted by the processor, ignored here
+  }
+}
+
+/**
+ * The least Redis work an exactly-once join needs per batch, and nothing else: read the join state of the
+ * batch's order ids (the record keys of the two trade topics) in one MULTI, then write it back with the
+ * batch's offset in another. No merge, no metrics, no script. Its own keys, so the processor's run after it
+ * starts from an empty state as before.
+ */
+function joinStateFloor(redis: Redis): (batch: ReferenceBatch) => Promise<void> {
+  return async ({ topic, partition, messages }) => {
+    const write = redis.multi();
+    if (topic !== TOPICS.ads) {
+      const ids = messages.map((m) => `bench:floor:${String(m.key)}`);
+      await redis.multi().mget(ids).exec();
+      write.mset(ids.flatMap((id) => [id, "state"]));
+    }
+    await write.hset("bench:floor:offsets", `${topic}:${partition}`, String(messages.at(-1)?.offset)).exec();
+  };
 }
 
 /** Redis's own CPU seconds so far: with the processor's profile, says which side bounds the pipeline. */
@@ -178,14 +213,10 @@ try {
   const total = produced.links[0]?.sent ?? EVENTS;
   const bare = await referenceConsumer(link.kafkaClient, total, () => {});
   status("bare consumer done; parse-only consumer");
-  const parseOnly = await referenceConsumer(link.kafkaClient, total, (v) => {
-    try {
-      JSON.parse(String(v));
-    } catch {
-      // the generator's malformed records: counted by the processor, ignored here
-    }
-  });
-  status("parse-only consumer done; processor");
+  const parseOnly = await referenceConsumer(link.kafkaClient, total, parseJson);
+  status("parse-only consumer done; parse and join-state IO");
+  const joinFloor = await referenceConsumer(link.kafkaClient, total, parseJson, joinStateFloor(link.client));
+  status("parse and join-state IO done; processor");
   const profileDir = args.profile ? mkdtempSync(join(tmpdir(), "processor-profile-")) : null;
   const redisCpuBefore = await redisCpuSeconds(link);
   const commandsBefore = await redisCommandStats(link);
@@ -214,6 +245,9 @@ try {
   console.log("|---|---|---|");
   console.log(`| bare kafkajs (no work) | ${bare.toFixed(0)} | ${(bare / parseOnly).toFixed(2)} |`);
   console.log(`| kafkajs + JSON.parse | ${parseOnly.toFixed(0)} | 1.00 |`);
+  console.log(
+    `| kafkajs + JSON.parse + join-state read and write in Redis, nothing else | ${joinFloor.toFixed(0)} | ${(joinFloor / parseOnly).toFixed(2)} |`,
+  );
   console.log(`| processor (1 process) | ${processed.toFixed(0)} | ${(processed / parseOnly).toFixed(2)} |`);
   console.log(
     `\nthe processor used ${cpuMicrosPerEvent.toFixed(1)} µs of CPU per event during the catch-up ` +
