@@ -19,6 +19,9 @@ import { keys } from "../common/keys.ts";
 import { CONSUL_KEYS, type RoutingDocument } from "../common/routing.ts";
 import { startConsulDevServer } from "../devstack/consul/server.ts";
 import { type RunningRedis, startRedis } from "../devstack/redis/launcher.ts";
+import { paramSchemas } from "../gateway/params.ts";
+import { valueProperties } from "../gateway/routes/metrics.ts";
+import { servedProperties } from "../gateway/routes/served.ts";
 import { printProfileTop } from "./cpuProfile.ts";
 import { cpuMicros } from "./processCpu.ts";
 
@@ -30,8 +33,8 @@ import { cpuMicros } from "./processCpu.ts";
 // Each server runs as its own process (as deployed), one at a time, and autocannon drives it from this
 // process over keep-alive connections:
 //   bare      a Fastify route returning a constant, no logger          (the ceiling)
-//   shaped    Fastify with the gateway's route shape and no work: GET /v1/metrics/:metric with query, params and
-//             response schemas, one onRequest and one onResponse hook that only call done, the answer a
+//   shaped    Fastify with the gateway's route shape and no work: GET /v1/metrics/:metric with the gateway's query,
+//             params and response schemas, one onRequest and one onResponse hook that only call done, the answer a
 //             constant of the same fields (what Fastify itself costs for such a route, before any of ours)
 //   cached    GET /v1/metrics/gmv through the whole gateway: API key, rate limit, call log to a file,
 //             metrics, micro-cache hit (CACHE_TTL 250ms), no-dip guard, response schema
@@ -96,27 +99,26 @@ async function serveReference(kind: string): Promise<void> {
   const app = Fastify();
   if (kind === "bare") app.get("/", async () => ({ ok: true }));
   else {
-    const str = { type: "string" } as const;
+    // The gateway's own parameter and answer schemas, so validation and serialization cost what they do there.
+    const { metric, ...query } = paramSchemas;
     app.addHook("onRequest", (_req, _reply, done) => done());
     app.addHook("onResponse", (_req, _reply, done) => done());
     app.get(
       "/v1/metrics/:metric",
       {
         schema: {
-          params: { type: "object", properties: { metric: str }, additionalProperties: false },
-          querystring: {
+          params: {
             type: "object",
-            properties: { dim: str, key: str, window: str, date: str, minute: str },
+            properties: { metric },
+            required: ["metric"],
             additionalProperties: false,
           },
+          querystring: { type: "object", properties: query, additionalProperties: false },
           response: {
             200: {
               type: "object",
-              properties: {
-                ...Object.fromEntries(Object.keys(VALUE_ANSWER).map((k) => [k, str])),
-                value: { type: "number" },
-                stale: { type: "boolean" },
-              },
+              properties: { ...valueProperties, ...servedProperties },
+              required: Object.keys(VALUE_ANSWER),
             },
           },
         },
