@@ -19,8 +19,8 @@ function isoTime(): string {
   return stamp;
 }
 
-/** A turn that logs more than this writes as it goes, so a burst of logging is not held in memory. */
-const TURN_BUFFER_BYTES = 65_536;
+/** A turn that logs more characters than this writes as it goes, so a burst of logging is not held in memory. */
+const TURN_BUFFER_CHARS = 65_536;
 
 let stdoutByTurn: DestinationStream | undefined;
 
@@ -62,7 +62,7 @@ function turnBufferedStdout(): DestinationStream {
   stdoutByTurn = {
     write(line: string) {
       pending += line;
-      if (pending.length >= TURN_BUFFER_BYTES) flush();
+      if (pending.length >= TURN_BUFFER_CHARS) flush();
       else if (!flushScheduled) {
         flushScheduled = true;
         setImmediate(flush);
