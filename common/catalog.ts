@@ -1,193 +1,360 @@
-// The metric catalog: one declarative list that the processor computes, the gateway exposes and the
-// comparator compares. Adding a metric is one entry here. Values are integers (cents, micros, counts), so two
+import { pathToFileURL } from "node:url";
+import { list, loadConfig } from "./config.ts";
+import { type AdFact, ads } from "./sources/ads.ts";
+import type { Fact, SourceDef } from "./sources/source.ts";
+import { type PaidOrderFact, type RefundFact, trade } from "./sources/trade.ts";
+
+// The catalog: the registry of sources (common/sources/) and the declarative list of metrics that the
+// processor computes, the gateway exposes and the comparator compares. Adding a metric is one entry here;
+// adding a source is one module plus its line in SOURCES. Values are integers (cents, micros, counts), so two
 // healthy links agree bit for bit.
+//
+// A deployment can add sources, metrics and derived metrics without editing this file: CATALOG_EXTENSIONS
+// names modules whose default export is a CatalogExtension, loaded before any service reads the catalog.
+// Every entry is checked when the catalog loads; a metric naming an unknown source, fact or dimension stops
+// every service at start with a message naming it.
 
 export type MetricKind = "sum" | "count" | "distinct";
 export type Window = "day" | "minute";
 
-/** A paid order: the output of the orders x payments join. */
-export interface PaidOrderFact {
-  source: "paid_order";
-  /** Event time the order counts at, epoch ms. */
-  time: number;
-  amount: number;
-  buyerId: string;
-  dims: { all: "all"; seller: string; category: string; industry: string; tier: string };
-}
-
-/** An ad impression or click. */
-export interface AdFact {
-  source: "ad_event";
-  time: number;
-  kind: "impression" | "click";
-  costMicros: number;
-  dims: { all: "all"; advertiser: string };
-}
-
-export type Fact = PaidOrderFact | AdFact;
-export type Source = Fact["source"];
-type FactOf<S extends Source> = Extract<Fact, { source: S }>;
-export type DimOf<S extends Source> = keyof FactOf<S>["dims"] & string;
-
-export interface MetricDef<S extends Source = Source> {
+export interface MetricDef<F extends Fact = Fact> {
   name: string;
   title: string;
-  unit: "cents" | "micros" | "orders" | "buyers" | "events";
+  unit: "cents" | "micros" | "orders" | "buyers" | "events" | "users" | "refunds";
   kind: MetricKind;
-  source: S;
+  /** The source whose facts it counts, and which kind of them. */
+  source: string;
+  fact: F["kind"];
   /** Dimensions with a business-day-to-date value (window `day`). */
-  dims: readonly DimOf<S>[];
+  dims: readonly (keyof F["dims"] & string)[];
   /** Dimensions that also keep a per-minute series (window `minute`); kept small on purpose. */
-  minuteDims: readonly DimOf<S>[];
+  minuteDims: readonly (keyof F["dims"] & string)[];
   /** Monotonic within a business day: the gateway never lets such a value go down on screen. */
   cumulative: boolean;
+  /**
+   * Version of `measure`: bump it when what a fact contributes changes. The link stores each metric's
+   * definition, and a processor refuses to add to values computed under another one (common/metricState.ts).
+   */
+  version?: number;
   /**
    * What one fact contributes: the amount to add (sum), 1 or 0 (count), or the member to add (distinct);
    * null means the fact does not count for this metric.
    */
-  measure: (fact: FactOf<S>) => number | string | null;
+  measure: (fact: F) => number | string | null;
 }
 
-/** A ratio computed at read time from two catalog metrics on the same link, dimension, key and window. */
-export interface DerivedDef {
-  name: string;
-  title: string;
-  numerator: string;
-  denominator: string;
-  /** The value served is numerator / denominator * scale. */
-  scale: number;
-  unit: "ratio" | "cents";
+/** A value computed at read time from two catalog metrics on the same link, dimension, key and window. */
+export type DerivedDef =
+  | {
+      name: string;
+      title: string;
+      /** numerator / denominator * scale; null when the denominator is 0. */
+      op: "ratio";
+      of: readonly [string, string];
+      scale: number;
+      unit: "ratio" | "cents";
+    }
+  | {
+      name: string;
+      title: string;
+      /** first - second. */
+      op: "difference";
+      of: readonly [string, string];
+      unit: "cents" | "micros";
+      /** Monotonic within a day (so the no-dip guard applies); a difference usually is not. */
+      cumulative: boolean;
+    };
+
+export interface CatalogExtension {
+  sources?: readonly SourceDef[];
+  metrics?: readonly MetricDef<never>[];
+  derived?: readonly DerivedDef[];
 }
 
-/** A catalog entry of either source. */
-export type AnyMetricDef = MetricDef<"paid_order"> | MetricDef<"ad_event">;
-
-function metric<S extends Source>(def: MetricDef<S>): MetricDef<S> {
-  return def;
+/** Types a catalog entry against the fact it counts; the catalog holds them as MetricDef. */
+export function metric<F extends Fact>(def: MetricDef<F>): MetricDef {
+  return def as unknown as MetricDef;
 }
 
 const TRADE_DIMS = ["all", "seller", "category", "industry", "tier"] as const;
 const AD_DIMS = ["all", "advertiser"] as const;
 
-export const METRICS = [
-  metric({
+const BUILT_IN_SOURCES: readonly SourceDef[] = [trade, ads];
+
+const BUILT_IN_METRICS: readonly MetricDef[] = [
+  metric<PaidOrderFact>({
     name: "gmv",
     title: "Gross merchandise value of paid orders",
     unit: "cents",
     kind: "sum",
-    source: "paid_order",
+    source: "trade",
+    fact: "paid_order",
     dims: TRADE_DIMS,
     minuteDims: ["all", "industry"],
     cumulative: true,
     measure: (f) => f.amount,
   }),
-  metric({
+  metric<PaidOrderFact>({
     name: "paid_orders",
     title: "Paid orders",
     unit: "orders",
     kind: "count",
-    source: "paid_order",
+    source: "trade",
+    fact: "paid_order",
     dims: TRADE_DIMS,
     minuteDims: ["all", "industry"],
     cumulative: true,
     measure: () => 1,
   }),
-  metric({
+  metric<PaidOrderFact>({
     name: "buyers",
     title: "Distinct paying buyers (HyperLogLog, about 0.8% standard error)",
     unit: "buyers",
     kind: "distinct",
-    source: "paid_order",
+    source: "trade",
+    fact: "paid_order",
     dims: ["all", "industry"],
     minuteDims: ["all"],
     cumulative: true,
     measure: (f) => f.buyerId,
   }),
-  metric({
+  metric<RefundFact>({
+    name: "refund_amount",
+    title: "Refunded amount of paid orders, counted against the order's dimensions",
+    unit: "cents",
+    kind: "sum",
+    source: "trade",
+    fact: "refund",
+    dims: TRADE_DIMS,
+    minuteDims: ["all", "industry"],
+    cumulative: true,
+    measure: (f) => f.amount,
+  }),
+  metric<RefundFact>({
+    name: "refunds",
+    title: "Refunds of paid orders",
+    unit: "refunds",
+    kind: "count",
+    source: "trade",
+    fact: "refund",
+    dims: TRADE_DIMS,
+    minuteDims: ["all"],
+    cumulative: true,
+    measure: () => 1,
+  }),
+  metric<AdFact>({
     name: "ad_impressions",
     title: "Ad impressions",
     unit: "events",
     kind: "count",
-    source: "ad_event",
+    source: "ads",
+    fact: "ad_event",
     dims: AD_DIMS,
     minuteDims: ["all"],
     cumulative: true,
-    measure: (f) => (f.kind === "impression" ? 1 : null),
+    measure: (f) => (f.adKind === "impression" ? 1 : null),
   }),
-  metric({
+  metric<AdFact>({
     name: "ad_clicks",
     title: "Ad clicks",
     unit: "events",
     kind: "count",
-    source: "ad_event",
+    source: "ads",
+    fact: "ad_event",
     dims: AD_DIMS,
     minuteDims: ["all"],
     cumulative: true,
-    measure: (f) => (f.kind === "click" ? 1 : null),
+    measure: (f) => (f.adKind === "click" ? 1 : null),
   }),
-  metric({
+  metric<AdFact>({
     name: "ad_cost",
     title: "Ad spend",
     unit: "micros",
     kind: "sum",
-    source: "ad_event",
+    source: "ads",
+    fact: "ad_event",
     dims: AD_DIMS,
     minuteDims: ["all"],
     cumulative: true,
     measure: (f) => (f.costMicros > 0 ? f.costMicros : null),
   }),
-] as const satisfies readonly AnyMetricDef[];
+  metric<AdFact>({
+    name: "ad_reach",
+    title: "Distinct users reached (HyperLogLog; events without a user are not counted)",
+    unit: "users",
+    kind: "distinct",
+    source: "ads",
+    fact: "ad_event",
+    dims: AD_DIMS,
+    minuteDims: ["all"],
+    cumulative: true,
+    measure: (f) => f.userId,
+  }),
+];
 
-export const DERIVED: readonly DerivedDef[] = [
+const BUILT_IN_DERIVED: readonly DerivedDef[] = [
   {
     name: "ctr",
     title: "Click-through rate",
-    numerator: "ad_clicks",
-    denominator: "ad_impressions",
+    op: "ratio",
+    of: ["ad_clicks", "ad_impressions"],
     scale: 1,
     unit: "ratio",
   },
   {
     name: "avg_order_value",
     title: "Average paid order value",
-    numerator: "gmv",
-    denominator: "paid_orders",
+    op: "ratio",
+    of: ["gmv", "paid_orders"],
     scale: 1,
     unit: "cents",
   },
+  {
+    name: "net_gmv",
+    title: "GMV less refunds (goes down when a refund comes in)",
+    op: "difference",
+    of: ["gmv", "refund_amount"],
+    unit: "cents",
+    cumulative: false,
+  },
 ];
 
-export const DIMENSIONS: Record<string, string> = {
-  all: "Everything (the key is `all`)",
-  seller: "Seller id",
-  category: "Product category id",
-  industry: "Industry, from the category -> industry table",
-  tier: "Seller tier, from the seller -> tier table",
-  advertiser: "Advertiser id",
+export const catalogSettings = {
+  extensions: list({
+    env: "CATALOG_EXTENSIONS",
+    default: [],
+    doc: "Modules (paths, comma-separated) whose default export adds sources, metrics and derived metrics to the catalog; every service of a deployment must load the same ones.",
+  }),
 };
 
-export type Metric = (typeof METRICS)[number];
+async function loadExtensions(paths: readonly string[]): Promise<CatalogExtension[]> {
+  const out: CatalogExtension[] = [];
+  for (const path of paths) {
+    let loaded: { default?: CatalogExtension };
+    try {
+      loaded = (await import(pathToFileURL(path).href)) as { default?: CatalogExtension };
+    } catch (err) {
+      throw new Error(`CATALOG_EXTENSIONS: cannot load ${path}: ${(err as Error).message}`);
+    }
+    if (!loaded.default || typeof loaded.default !== "object")
+      throw new Error(`CATALOG_EXTENSIONS: ${path} has no default export of a catalog extension`);
+    out.push(loaded.default);
+  }
+  return out;
+}
 
-const BY_NAME = new Map<string, AnyMetricDef>(METRICS.map((m) => [m.name, m]));
+const extensions = await loadExtensions(loadConfig(catalogSettings).extensions);
 
-export function findMetric(name: string): AnyMetricDef | undefined {
-  return BY_NAME.get(name);
+/** Every registered source, built in first. */
+export const SOURCES: readonly SourceDef[] = [
+  ...BUILT_IN_SOURCES,
+  ...extensions.flatMap((e) => e.sources ?? []),
+];
+export const METRICS: readonly MetricDef[] = [
+  ...BUILT_IN_METRICS,
+  ...extensions.flatMap((e) => (e.metrics ?? []) as unknown as readonly MetricDef[]),
+];
+export const DERIVED: readonly DerivedDef[] = [
+  ...BUILT_IN_DERIVED,
+  ...extensions.flatMap((e) => e.derived ?? []),
+];
+
+const SOURCE_BY_NAME = new Map<string, SourceDef>();
+const SOURCE_BY_TOPIC = new Map<string, SourceDef>();
+const METRIC_BY_NAME = new Map<string, MetricDef>();
+const DERIVED_BY_NAME = new Map<string, DerivedDef>();
+/** Every dimension of every source, with its description. */
+export const DIMENSIONS: Readonly<Record<string, string>> = Object.assign({}, ...SOURCES.map((s) => s.dims));
+
+function unique<T>(map: Map<string, T>, name: string, what: string, value: T): void {
+  if (map.has(name)) throw new Error(`catalog: ${what} ${name} is registered twice`);
+  map.set(name, value);
+}
+
+for (const s of SOURCES) {
+  unique(SOURCE_BY_NAME, s.name, "source", s);
+  for (const t of s.topics) unique(SOURCE_BY_TOPIC, t.name, "topic", s);
+  for (const l of s.lookups) {
+    if (!(l.dim in s.dims) || !(l.from in s.dims))
+      throw new Error(`catalog: source ${s.name} looks up ${l.dim} from ${l.from}, not both among its dims`);
+  }
+}
+for (const m of METRICS) {
+  if (METRIC_BY_NAME.has(m.name) || DERIVED.some((d) => d.name === m.name))
+    throw new Error(`catalog: metric ${m.name} is registered twice`);
+  METRIC_BY_NAME.set(m.name, m);
+  const source = SOURCE_BY_NAME.get(m.source);
+  if (!source) throw new Error(`catalog: metric ${m.name} reads source ${m.source}, which is not registered`);
+  if (!source.facts.includes(m.fact))
+    throw new Error(
+      `catalog: metric ${m.name} counts fact ${m.fact}, which source ${m.source} does not emit`,
+    );
+  for (const dim of [...m.dims, ...m.minuteDims])
+    if (!(dim in source.dims))
+      throw new Error(
+        `catalog: metric ${m.name} has dimension ${dim}, which source ${m.source} does not carry`,
+      );
+  if (!m.minuteDims.every((d) => m.dims.includes(d)))
+    throw new Error(`catalog: metric ${m.name} has a minute dimension without its day value`);
+}
+for (const d of DERIVED) {
+  unique(DERIVED_BY_NAME, d.name, "derived metric", d);
+  for (const input of d.of)
+    if (!METRIC_BY_NAME.has(input))
+      throw new Error(`catalog: derived metric ${d.name} refers to ${input}, which is not in the catalog`);
+}
+
+export function findMetric(name: string): MetricDef | undefined {
+  return METRIC_BY_NAME.get(name);
 }
 
 export function findDerived(name: string): DerivedDef | undefined {
-  return DERIVED.find((d) => d.name === name);
+  return DERIVED_BY_NAME.get(name);
 }
 
-export function metricsOf<S extends Source>(source: S): MetricDef<S>[] {
-  return METRICS.filter((m) => m.source === source) as unknown as MetricDef<S>[];
+export function findSource(name: string): SourceDef | undefined {
+  return SOURCE_BY_NAME.get(name);
 }
+
+/** The source a topic belongs to; an unregistered topic is an error, never a default. */
+export function sourceOfTopic(topic: string): SourceDef {
+  const source = SOURCE_BY_TOPIC.get(topic);
+  if (!source) throw new Error(`topic ${topic} belongs to no registered source`);
+  return source;
+}
+
+/** Every input topic of every source, in registry order. */
+export const INPUT_TOPICS: readonly string[] = SOURCES.flatMap((s) => s.topics.map((t) => t.name));
 
 /**
- * Identifies the catalog's shape; stored beside the data so a processor refuses to add to values computed
- * by a different catalog (and the comparator does not compare links running different catalogs).
+ * One metric's definition as the link stores it: a changed field under the same name is refused by name, and
+ * a new version of a metric is a new name or a bumped `version`.
  */
-export function catalogFingerprint(): string {
-  return METRICS.map(
-    (m) => `${m.name}:${m.kind}:${m.source}:${m.dims.join("+")}:${m.minuteDims.join("+")}`,
-  ).join(";");
+export function metricFingerprint(m: MetricDef): Record<string, string> {
+  return {
+    kind: m.kind,
+    source: m.source,
+    fact: m.fact,
+    dims: m.dims.join("+"),
+    minuteDims: m.minuteDims.join("+"),
+    version: String(m.version ?? 1),
+  };
+}
+
+/** A derived metric's value from its two inputs' values (same link, dimension, key and window). */
+export function derivedValue(d: DerivedDef, first: number, second: number): number | null {
+  switch (d.op) {
+    case "ratio":
+      return second === 0 ? null : (first / second) * d.scale;
+    case "difference":
+      return first - second;
+  }
+}
+
+/** Whether a metric, base or derived, only goes up within a business day (the no-dip guard applies). */
+export function isCumulative(name: string): boolean {
+  const base = METRIC_BY_NAME.get(name);
+  if (base) return base.cumulative;
+  const d = DERIVED_BY_NAME.get(name);
+  return d?.op === "difference" ? d.cumulative : false;
 }

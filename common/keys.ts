@@ -8,8 +8,10 @@ export const SCHEMA_VERSION = 2;
 const P = "os";
 
 export const keys = {
-  /** HASH: schemaVersion, catalog (fingerprint), timeZone, lateness, expectedPartitions. */
+  /** HASH: schemaVersion, catalog (fingerprint of the metrics computed), timeZone, lateness, expectedPartitions. */
   meta: `${P}:meta`,
+  /** HASH metric name -> JSON StoredMetric: its definition and since when it is computed (common/metricState.ts). */
+  metricStates: `${P}:metrics`,
   /** HASH "<topic>:<partition>" -> next offset to process (the last applied offset + 1). */
   offsets: `${P}:offsets`,
   /** HASH "<topic>:<partition>" -> highest event time seen in that partition (epoch ms). */
@@ -33,17 +35,18 @@ export const keys = {
   /** HyperLogLog behind a distinct metric's minute value; its count is mirrored into the minute HASH. */
   minuteHll: (date: string, minute: string, metric: string, dim: string, key: string) =>
     `${P}:hll:m:${date}:${minute}:${metric}:${dim}:${key}`,
-  /** HASH minute (HHMM) -> sha1 of that closed minute's sorted values. */
+  /** HASH "<HHMM>|<metric>" -> sha1 of that metric's sorted values in that closed minute (digestField). */
   digests: (date: string) => `${P}:digest:${date}`,
-
-  /** STRING (fields joined by "|"): an order's merged state and whether it has been counted as paid. */
-  order: (orderId: string) => `${P}:o:${orderId}`,
-  /** STRING (fields joined by "|"): a payment waiting for its order. */
-  payment: (orderId: string) => `${P}:p:${orderId}`,
+  // Join state keys belong to their source (common/sources/), which owns their layout.
 } as const;
 
 export function minuteField(metric: string, dim: string, key: string): string {
   return `${metric}|${dim}|${key}`;
+}
+
+/** A closed minute's digest of one metric: compared per metric, so a metric one link lacks is left out. */
+export function digestField(minute: string, metric: string): string {
+  return `${minute}|${metric}`;
 }
 
 export function partitionField(topic: string, partition: number): string {

@@ -1,12 +1,14 @@
-// Kafka topic names: the same on every link. Orders and payments are co-partitioned by order id (same
-// partition count, same key), which is what lets one processor join them without a shuffle.
-export const TOPICS = {
-  orders: "trade.orders",
-  payments: "trade.payments",
-  ads: "ads.events",
-  deadLetter: "oneservice.deadletter",
-} as const;
+import { INPUT_TOPICS } from "./catalog.ts";
+import { ADS_TOPIC } from "./sources/ads.ts";
+import { TRADE_TOPICS } from "./sources/trade.ts";
 
-export const INPUT_TOPICS = [TOPICS.orders, TOPICS.payments, TOPICS.ads] as const;
-export const ALL_TOPICS = [...INPUT_TOPICS, TOPICS.deadLetter] as const;
-export type InputTopic = (typeof INPUT_TOPICS)[number];
+// Kafka topic names: the same on every link. Input topics come from the registered sources (common/sources/);
+// the dead-letter topic is the pipeline's own.
+export const DEAD_LETTER_TOPIC = "oneservice.deadletter";
+
+/** The built-in sources' topics by name, for the generator, tests and tools that write them. */
+export const TOPICS = { ...TRADE_TOPICS, ads: ADS_TOPIC, deadLetter: DEAD_LETTER_TOPIC } as const;
+
+export type InputTopic = string;
+export { INPUT_TOPICS };
+export const ALL_TOPICS: readonly string[] = [...INPUT_TOPICS, DEAD_LETTER_TOPIC];

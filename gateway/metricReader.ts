@@ -1,6 +1,6 @@
 import type { Redis } from "ioredis";
 import { type BusinessClock, MINUTE_MS } from "../common/businessTime.ts";
-import { findDerived } from "../common/catalog.ts";
+import { derivedValue, findDerived } from "../common/catalog.ts";
 import { readDayValue, readSeries, readTop, type SeriesPoint, type TopEntry } from "../common/linkReader.ts";
 import type { LastKnown, MicroCache } from "./cache.ts";
 import { ApiError } from "./httpErrors.ts";
@@ -120,11 +120,14 @@ export class MetricReader {
     const derived = findDerived(q.metric);
     const read = await this.serve(`s|${q.metric}|${q.dim}|${q.key}|${q.from}|${q.to}`, async (redis) => {
       if (!derived) return readSeries(redis, clock, q.metric, q.dim, q.key, q.from, q.to);
-      const [num, den] = await Promise.all([
-        readSeries(redis, clock, derived.numerator, q.dim, q.key, q.from, q.to),
-        readSeries(redis, clock, derived.denominator, q.dim, q.key, q.from, q.to),
+      const [first, second] = await Promise.all([
+        readSeries(redis, clock, derived.of[0], q.dim, q.key, q.from, q.to),
+        readSeries(redis, clock, derived.of[1], q.dim, q.key, q.from, q.to),
       ]);
-      return num.map((p, i) => ({ ...p, value: ratio(p.value, den[i]?.value ?? 0, derived.scale) ?? 0 }));
+      return first.map((p, i) => ({
+        ...p,
+        value: derivedValue(derived, p.value, second[i]?.value ?? 0) ?? 0,
+      }));
     });
     const data = {
       metric: q.metric,
@@ -185,10 +188,6 @@ function valueKey(q: ValueQuery): string {
   return `v|${q.metric}|${q.dim}|${q.key}|${q.window}|${q.date}|${q.minute ?? ""}`;
 }
 
-function ratio(numerator: number, denominator: number, scale: number): number | null {
-  return denominator === 0 ? null : (numerator / denominator) * scale;
-}
-
 async function readBase(redis: Redis, clock: BusinessClock, q: ValueQuery, metric: string): Promise<number> {
   if (q.window === "day") return readDayValue(redis, q.date, metric, q.dim, q.key);
   const start = clock.instantOf(q.date, q.minute);
@@ -199,9 +198,9 @@ async function readBase(redis: Redis, clock: BusinessClock, q: ValueQuery, metri
 async function readValue(redis: Redis, clock: BusinessClock, q: ValueQuery): Promise<number | null> {
   const derived = findDerived(q.metric);
   if (!derived) return readBase(redis, clock, q, q.metric);
-  const [num, den] = await Promise.all([
-    readBase(redis, clock, q, derived.numerator),
-    readBase(redis, clock, q, derived.denominator),
+  const [first, second] = await Promise.all([
+    readBase(redis, clock, q, derived.of[0]),
+    readBase(redis, clock, q, derived.of[1]),
   ]);
-  return ratio(num, den, derived.scale);
+  return derivedValue(derived, first, second);
 }

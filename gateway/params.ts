@@ -1,5 +1,12 @@
 import { type BusinessClock, MINUTE_MS } from "../common/businessTime.ts";
-import { DERIVED, type DerivedDef, DIMENSIONS, findMetric, METRICS } from "../common/catalog.ts";
+import {
+  DERIVED,
+  type DerivedDef,
+  DIMENSIONS,
+  findMetric,
+  isCumulative,
+  METRICS,
+} from "../common/catalog.ts";
 import { ApiError } from "./httpErrors.ts";
 
 // What a caller may ask for, checked before anything reaches a link: the JSON schemas (shape, patterns,
@@ -25,7 +32,7 @@ export const paramSchemas = {
 
 export type Window = "day" | "minute";
 
-/** A base catalog metric or a ratio derived from two of them, seen the same way by the routes. */
+/** A base catalog metric or one derived from two of them, seen the same way by the routes. */
 export interface MetricView {
   name: string;
   derived: DerivedDef | null;
@@ -46,16 +53,16 @@ for (const m of METRICS) {
   });
 }
 for (const d of DERIVED) {
-  const num = findMetric(d.numerator);
-  const den = findMetric(d.denominator);
-  if (!num || !den) throw new Error(`derived metric ${d.name} refers to a metric not in the catalog`);
+  // The catalog checked at load that both inputs exist.
+  const num = findMetric(d.of[0]) as (typeof METRICS)[number];
+  const den = findMetric(d.of[1]) as (typeof METRICS)[number];
   const both = (a: readonly string[], b: readonly string[]) => a.filter((x) => b.includes(x));
   VIEWS.set(d.name, {
     name: d.name,
     derived: d,
     dims: both(num.dims, den.dims),
     minuteDims: both(num.minuteDims, den.minuteDims),
-    cumulative: false,
+    cumulative: isCumulative(d.name),
   });
 }
 
@@ -153,7 +160,8 @@ export function topQuery(
   now: number,
 ): TopQuery {
   const view = metricView(input.metric);
-  if (view.derived) throw new ApiError(400, `${view.name} is a ratio and has no top list`, "metric");
+  if (view.derived)
+    throw new ApiError(400, `${view.name} is derived at read time and has no top list`, "metric");
   checkDim(view, input.dim, "day");
   if (input.date !== undefined) checkDate(input.date, "date");
   return { metric: view.name, dim: input.dim, n: input.n ?? 10, date: input.date ?? clock.dateOf(now) };

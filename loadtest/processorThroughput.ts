@@ -14,8 +14,9 @@ import { parseArgs } from "node:util";
 import * as hdr from "hdr-histogram-js";
 import type { Redis } from "ioredis";
 import type { Kafka, KafkaMessage } from "kafkajs";
+import { sourceOfTopic } from "../common/catalog.ts";
 import { keys } from "../common/keys.ts";
-import { INPUT_TOPICS, TOPICS } from "../common/topics.ts";
+import { INPUT_TOPICS } from "../common/topics.ts";
 import { runGenerator } from "../devstack/generator/run.ts";
 import { prepareDimensions } from "../test/support/feed.ts";
 import {
@@ -103,7 +104,7 @@ function parseJson(value: Buffer | null): void {
 function joinStateFloor(redis: Redis): (batch: ReferenceBatch) => Promise<void> {
   return async ({ topic, partition, messages }) => {
     const write = redis.multi();
-    if (topic !== TOPICS.ads) {
+    if (sourceOfTopic(topic).state.length > 0) {
       const ids = messages.map((m) => `bench:floor:${String(m.key)}`);
       await redis.multi().mget(ids).exec();
       write.mset(ids.flatMap((id) => [id, "state"]));

@@ -8,12 +8,17 @@
 --          batch was planned against ("" = absent). A zombie member or a replayed batch fails the fence.
 -- ARGV[3]: the batch's "<topic>:<partition>"    ARGV[4]: its next offset    ARGV[5]: its highest event time
 -- ARGV[6]: key TTL in seconds
--- Returns {1} when applied, {0, field, current} when fenced off.
+-- ARGV[7]: fingerprint of the metrics the batch computed (common/metricState.ts); it must still be the one the
+--          link's meta names, so a process of another release cannot add to values it computes differently.
+-- Returns {1} when applied, {0, field, current} when fenced off ("catalog" as the field for the catalog fence).
 
 local offsets, maxet, counters, meta = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local e = cjson.decode(ARGV[1])
 local fences = cjson.decode(ARGV[2])
 local tp, nextOffset, maxEventTime, ttl = ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6])
+
+local catalog = redis.call('HGET', meta, 'catalog') or ''
+if catalog ~= ARGV[7] then return {0, 'catalog', catalog} end
 
 for _, f in ipairs(fences) do
   local current = redis.call('HGET', offsets, f[1]) or ''
@@ -45,9 +50,9 @@ for _, h in ipairs(e.hll) do
   touch(h[1])
   touch(h[3])
 end
-for _, o in ipairs(e.orders) do redis.call('SET', o[1], o[2], 'EX', ttl) end
-for _, p in ipairs(e.payments) do redis.call('SET', p[1], p[2], 'EX', ttl) end
-for _, key in ipairs(e.paymentsDeleted) do redis.call('DEL', key) end
+-- Join state of the batch's source: {key, packed} to set, keys to delete.
+for _, s in ipairs(e.stateSet) do redis.call('SET', s[1], s[2], 'EX', ttl) end
+for _, key in ipairs(e.stateDeleted) do redis.call('DEL', key) end
 for _, c in ipairs(e.counters) do redis.call('HINCRBY', counters, c[1], c[2]) end
 for key in pairs(touched) do redis.call('EXPIRE', key, ttl, 'NX') end
 

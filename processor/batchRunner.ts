@@ -1,23 +1,21 @@
 import type { BusinessClock } from "../common/businessTime.ts";
-import type { SellerTiers } from "./dimensions.ts";
+import type { DimensionTable } from "../common/sources/source.ts";
 import type { LinkStore } from "./linkStore.ts";
-import {
-  completePaidOrders,
-  type Gap,
-  orderIdsOf,
-  type ParsedRecord,
-  type Plan,
-  planBatch,
-  sellersOf,
-} from "./planner.ts";
+import { countFacts, type Gap, type ParsedRecord, type Plan, planBatch, stateIdsOf } from "./planner.ts";
 
-// One batch, start to end: read the state it depends on, plan it, resolve its sellers' tiers, apply it with
-// its offsets. The live processor and the offline recompute (reconcile) both run exactly this.
+// One batch, start to end: read the state it depends on, plan it, fill its facts' looked-up dimensions, apply
+// it with its offsets. The live processor and the offline recompute (reconcile) both run exactly this.
+
+/** A dimension table as a batch uses it: the ids its facts need read in one go, then looked up. */
+export interface DimensionSource {
+  resolve(ids: readonly string[]): Promise<void>;
+  lookup(id: string): string;
+}
 
 export interface BatchContext {
   store: LinkStore;
-  tiers: SellerTiers;
-  industryOf: (categoryId: string) => string;
+  /** One per table a source can look dimensions up in: every table name has one (exhaustive). */
+  tables: Record<DimensionTable, DimensionSource>;
   clock: BusinessClock;
   latenessMs: number;
   futureMs: number;
@@ -32,6 +30,9 @@ export interface BatchContext {
 
 export type BatchOutcome = { result: "applied"; plan: Plan } | { result: "replay"; replayed: number };
 
+/** The link's catalog is not this process's any more: another release registered its metrics. */
+export class CatalogChanged extends Error {}
+
 const MAX_ATTEMPTS = 3;
 
 export async function runBatch(
@@ -41,7 +42,7 @@ export async function runBatch(
   records: readonly ParsedRecord[],
 ): Promise<BatchOutcome> {
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-    const snapshot = await ctx.store.readSnapshot(topic, partition, orderIdsOf(topic, records));
+    const snapshot = await ctx.store.readSnapshot(topic, partition, stateIdsOf(topic, records));
     const expectedOffset = snapshot.expectedOffset ?? 0;
     const plan = planBatch({
       topic,
@@ -56,12 +57,25 @@ export async function runBatch(
     });
     if (plan.gap) await ctx.onGap(plan.gap);
     if (plan.replayed === records.length) return { result: "replay", replayed: plan.replayed };
-    await ctx.tiers.resolve(sellersOf(plan));
-    completePaidOrders(plan, ctx.industryOf, ctx.tiers.tierOf);
+    await resolveLookups(ctx, plan);
+    countFacts(plan, (table, id) => ctx.tables[table].lookup(id));
     await ctx.beforeApply?.(plan);
     const applied = await ctx.store.apply(topic, partition, plan, snapshot, ctx.keyTtlSeconds);
     if (applied.applied) return { result: "applied", plan };
+    if (applied.field === "catalog")
+      throw new CatalogChanged(
+        `the link now computes another catalog (${applied.current || "none"}, this process ${ctx.store.catalog}): a processor of another release registered its metrics`,
+      );
     ctx.onFenced?.(applied.field, applied.current);
   }
   throw new Error(`batch ${topic}:${partition} fenced off ${MAX_ATTEMPTS} times in a row`);
+}
+
+/** Reads what the batch's facts need of each dimension table, once per table. */
+async function resolveLookups(ctx: BatchContext, plan: Plan): Promise<void> {
+  for (const lookup of plan.source.lookups) {
+    const ids = new Set<string>();
+    for (const { fact } of plan.facts) ids.add(fact.dims[lookup.from] as string);
+    await ctx.tables[lookup.table].resolve([...ids]);
+  }
 }

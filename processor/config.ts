@@ -1,5 +1,29 @@
-import { bool, duration, int, oneOf, str, url } from "../common/config.ts";
+import { findSource, SOURCES } from "../common/catalog.ts";
+import { bool, duration, int, oneOf, type Setting, str, url } from "../common/config.ts";
 import { LINK_ID } from "../common/links.ts";
+
+/** "source=rate,source=rate": a cap per source; a name that is not a registered source is an error. */
+function rateCaps(s: { env: string; doc: string }): Setting<Record<string, number>> {
+  return {
+    ...s,
+    default: {},
+    shownDefault: "(each source's own; built in: none)",
+    parse: (raw) => {
+      const caps: Record<string, number> = {};
+      for (const part of raw.split(",")) {
+        const [name, rate] = part.split("=").map((x) => x.trim());
+        if (!name || !findSource(name))
+          throw new Error(
+            `${name || "(empty)"} is not a source; sources: ${SOURCES.map((x) => x.name).join(", ")}`,
+          );
+        const n = Number(rate);
+        if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${name}: ${rate} is not a whole number >= 0`);
+        caps[name] = n;
+      }
+      return caps;
+    },
+  };
+}
 
 // Everything a processor can be told. One process is one consumer-group member of one link.
 export const processorSettings = {
@@ -92,7 +116,11 @@ export const processorSettings = {
     env: "MAX_RATE_PER_PARTITION",
     default: 0,
     min: 0,
-    doc: "Events per second per partition at most (0 = no cap); smooths a backlog release.",
+    doc: "Events per second per partition at most (0 = no cap) for a source with no cap of its own; smooths a backlog release.",
+  }),
+  sourceRateCaps: rateCaps({
+    env: "SOURCE_RATE_CAPS",
+    doc: "Per-source caps over MAX_RATE_PER_PARTITION, e.g. trade=5000,ads=20000 (events/s per partition, 0 = no cap): a flood of one stream must not hold the others back.",
   }),
   redisSlowMs: duration({
     env: "REDIS_SLOW_THRESHOLD",

@@ -1,5 +1,5 @@
 import type { Producer } from "kafkajs";
-import { TOPICS } from "../common/topics.ts";
+import { DEAD_LETTER_TOPIC } from "../common/topics.ts";
 import type { DeadLetter } from "./planner.ts";
 
 /**
@@ -15,7 +15,7 @@ export async function sendDeadLetters(
 ): Promise<void> {
   if (letters.length === 0) return;
   await producer.send({
-    topic: TOPICS.deadLetter,
+    topic: DEAD_LETTER_TOPIC,
     acks: -1,
     messages: letters.map(({ record, reason }) => ({
       key: `${topic}:${partition}:${record.offset}`,

@@ -21,7 +21,10 @@ export class CategoryIndustry {
     watchFile(file, { interval: 2_000 }, () => this.load());
   }
 
-  industryOf = (categoryId: string): string => this.table.get(categoryId) ?? UNKNOWN;
+  lookup = (categoryId: string): string => this.table.get(categoryId) ?? UNKNOWN;
+
+  /** The whole table is in memory: nothing to read per batch. */
+  async resolve(): Promise<void> {}
 
   get size(): number {
     return this.table.size;
@@ -76,5 +79,5 @@ export class SellerTiers {
     for (const [i, id] of missing.entries()) this.cache.set(id, tiers[i] ?? UNKNOWN);
   }
 
-  tierOf = (sellerId: string): string => this.cache.get(sellerId) ?? UNKNOWN;
+  lookup = (sellerId: string): string => this.cache.get(sellerId) ?? UNKNOWN;
 }

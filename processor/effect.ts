@@ -1,7 +1,7 @@
 import type { Bucket, BusinessClock } from "../common/businessTime.ts";
-import { type Fact, type MetricDef, metricsOf, type Source } from "../common/catalog.ts";
+import { METRICS, type MetricDef, SOURCES } from "../common/catalog.ts";
 import { keys, minuteField } from "../common/keys.ts";
-import { encodeOrder, encodePayment, type OrderState, type PaymentState } from "./joinState.ts";
+import type { Fact } from "../common/sources/source.ts";
 
 // Everything one batch changes in the link's Redis, aggregated in memory first: at 100k events/s the Redis
 // work must scale with the number of distinct keys a batch touches, not with the number of events.
@@ -15,11 +15,17 @@ interface HllDelta {
   mirrorMember: string;
 }
 
-/** The catalog's metrics of each source, looked up per fact rather than filtered per fact. */
-const METRICS_OF: Record<Source, readonly MetricDef<Source>[]> = {
-  paid_order: metricsOf("paid_order") as unknown as MetricDef<Source>[],
-  ad_event: metricsOf("ad_event") as unknown as MetricDef<Source>[],
-};
+/** The catalog's metrics of each fact kind, looked up per fact rather than filtered per fact. */
+const METRICS_OF = new Map<string, readonly MetricDef[]>(
+  SOURCES.flatMap((s) => s.facts.map((kind) => [kind, METRICS.filter((m) => m.fact === kind)] as const)),
+);
+
+/** The metrics a fact of `kind` counts for; a kind no source declares is a bug in that source. */
+function metricsOf(kind: string): readonly MetricDef[] {
+  const metrics = METRICS_OF.get(kind);
+  if (!metrics) throw new Error(`fact kind ${kind} is not declared by any registered source`);
+  return metrics;
+}
 
 /** The keys a minute's facts of one source write: day keys by metric then dimension, and the minute hash. */
 interface BucketKeys {
@@ -31,16 +37,15 @@ export class BatchEffect {
   readonly zincr = new Map<string, Map<string, number>>();
   readonly hincr = new Map<string, Map<string, number>>();
   readonly hll = new Map<string, HllDelta>();
-  readonly orders = new Map<string, OrderState>();
-  readonly paymentsSet = new Map<string, PaymentState>();
-  readonly paymentsDeleted = new Set<string>();
+  /** Join state written by the batch: key -> packed value (written with SET EX) or null (deleted). */
+  readonly state = new Map<string, string | null>();
   readonly counters = new Map<string, number>();
   /** Lowest event time that reached a minute bucket: where the first digest starts. */
   firstMinuteTime = Number.POSITIVE_INFINITY;
   facts = 0;
   // Built once per minute of event time and source rather than per fact: key strings are the effect's main
   // allocation, and a string already hashed makes each map lookup below cheaper.
-  private readonly bucketKeys = new Map<Bucket, Partial<Record<Source, BucketKeys>>>();
+  private readonly bucketKeys = new Map<Bucket, Map<string, BucketKeys>>();
 
   constructor(private readonly clock: BusinessClock) {}
 
@@ -48,17 +53,25 @@ export class BatchEffect {
     this.counters.set(name, (this.counters.get(name) ?? 0) + by);
   }
 
-  /** Adds one fact's contribution to every metric of its source. */
+  setState(key: string, packed: string): void {
+    this.state.set(key, packed);
+  }
+
+  deleteState(key: string): void {
+    this.state.set(key, null);
+  }
+
+  /** Adds one fact's contribution to every metric that counts its kind. */
   addFact(fact: Fact, inMinute: boolean): void {
     this.facts++;
     const bucket = this.clock.bucket(fact.time);
     if (inMinute && bucket.minuteStart < this.firstMinuteTime) this.firstMinuteTime = bucket.minuteStart;
-    const dims = fact.dims as Record<string, string>;
-    const metrics = METRICS_OF[fact.source];
-    const bucketKeys = this.keysOf(bucket, fact.source);
+    const dims = fact.dims;
+    const metrics = metricsOf(fact.kind);
+    const bucketKeys = this.keysOf(bucket, fact.kind, metrics);
     for (let i = 0; i < metrics.length; i++) {
-      const m = metrics[i] as MetricDef<Source>;
-      const measured = (m.measure as (f: Fact) => number | string | null)(fact);
+      const m = metrics[i] as MetricDef;
+      const measured = m.measure(fact);
       if (measured === null) continue;
       const dayKeys = bucketKeys.day[i] as string[];
       for (let j = 0; j < m.dims.length; j++) {
@@ -82,19 +95,19 @@ export class BatchEffect {
     }
   }
 
-  private keysOf(bucket: Bucket, source: Source): BucketKeys {
-    let bySource = this.bucketKeys.get(bucket);
-    if (!bySource) {
-      bySource = {};
-      this.bucketKeys.set(bucket, bySource);
+  private keysOf(bucket: Bucket, kind: string, metrics: readonly MetricDef[]): BucketKeys {
+    let byKind = this.bucketKeys.get(bucket);
+    if (!byKind) {
+      byKind = new Map();
+      this.bucketKeys.set(bucket, byKind);
     }
-    let built = bySource[source];
+    let built = byKind.get(kind);
     if (!built) {
       built = {
-        day: METRICS_OF[source].map((m) => m.dims.map((dim) => keys.day(bucket.date, m.name, dim))),
+        day: metrics.map((m) => m.dims.map((dim) => keys.day(bucket.date, m.name, dim))),
         minute: keys.minute(bucket.date, bucket.minute),
       };
-      bySource[source] = built;
+      byKind.set(kind, built);
     }
     return built;
   }
@@ -130,9 +143,8 @@ export class BatchEffect {
       zincr: grouped(this.zincr),
       hincr: grouped(this.hincr),
       hll: [...this.hll].map(([k, d]) => [k, d.mirrorType, d.mirrorKey, d.mirrorMember, ...d.members]),
-      orders: [...this.orders].map(([id, s]) => [keys.order(id), encodeOrder(s)]),
-      payments: [...this.paymentsSet].map(([id, s]) => [keys.payment(id), encodePayment(s)]),
-      paymentsDeleted: [...this.paymentsDeleted].map((id) => keys.payment(id)),
+      stateSet: [...this.state].filter(([, v]) => v !== null),
+      stateDeleted: [...this.state].filter(([, v]) => v === null).map(([k]) => k),
       counters: [...this.counters].map(([k, v]) => [k, String(v)]),
       firstMinuteTime: Number.isFinite(this.firstMinuteTime) ? String(this.firstMinuteTime) : "",
     });

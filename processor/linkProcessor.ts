@@ -3,17 +3,19 @@ import type { Tracer } from "@opentelemetry/api";
 import type { Redis } from "ioredis";
 import type { Batch, Consumer, Kafka, Producer } from "kafkajs";
 import { BusinessClock } from "../common/businessTime.ts";
+import { SOURCES, sourceOfTopic } from "../common/catalog.ts";
 import type { ConfigOf } from "../common/config.ts";
 import { partitionField } from "../common/keys.ts";
 import type { Logger } from "../common/logger.ts";
+import type { SourceDef } from "../common/sources/source.ts";
 import { inSpan } from "../common/telemetry.ts";
-import { INPUT_TOPICS, TOPICS } from "../common/topics.ts";
-import { type BatchContext, runBatch } from "./batchRunner.ts";
+import { INPUT_TOPICS } from "../common/topics.ts";
+import { type BatchContext, CatalogChanged, runBatch } from "./batchRunner.ts";
 import type { processorSettings } from "./config.ts";
 import { CoPartitionAssigner } from "./coPartitionAssigner.ts";
 import { sendDeadLetters } from "./deadLetters.ts";
 import { CategoryIndustry, SellerTiers } from "./dimensions.ts";
-import { LinkStore } from "./linkStore.ts";
+import { LinkStore, StateVersionError } from "./linkStore.ts";
 import type { ProcessorMetrics } from "./metrics.ts";
 import { type Gap, type Plan, parseRecords } from "./planner.ts";
 
@@ -70,8 +72,7 @@ export class LinkProcessor {
     this.producer = d.kafka.producer({ allowAutoTopicCreation: false, retry: { retries: 5 } });
     this.batchContext = {
       store: this.store,
-      tiers: this.tiers,
-      industryOf: this.categories.industryOf,
+      tables: { category_industry: this.categories, seller_tier: this.tiers },
       clock: this.clock,
       latenessMs: c.latenessMs,
       futureMs: c.futureMs,
@@ -97,13 +98,21 @@ export class LinkProcessor {
     redis.on("ready", () => {
       this.redisLostSince = null;
     });
-    const admin = this.d.kafka.admin();
-    await admin.connect();
-    let partitions = 0;
-    const metadata = await admin.fetchTopicMetadata({ topics: [...INPUT_TOPICS] });
-    for (const t of metadata.topics) partitions += t.partitions.length;
-    await admin.disconnect();
-    await this.store.claimMeta({ timeZone: config.timeZone, latenessMs: config.latenessMs }, partitions);
+    const partitions = await this.inputPartitions();
+    const claim = await this.store.claimMeta(
+      { timeZone: config.timeZone, latenessMs: config.latenessMs },
+      partitions,
+    );
+    if (claim.started.length > 0)
+      log.warn(
+        { metrics: claim.started },
+        "metrics new to this link: computed from the current offsets on, incomplete for the days before until backfilled",
+      );
+    if (claim.paused.length > 0)
+      log.warn(
+        { metrics: claim.paused },
+        "metrics this link computed that this release does not: left as they are",
+      );
 
     await this.producer.connect();
     await this.consumer.connect();
@@ -128,7 +137,8 @@ export class LinkProcessor {
       partitionsConsumedConcurrently: config.partitionsConcurrency,
       eachBatch: async ({ batch, isStale, pause, resolveOffset }) => {
         if (isStale()) return;
-        const key = batch.topic === TOPICS.ads ? `ads:${batch.partition}` : `trade:${batch.partition}`;
+        // A source's topics share their partitions' join state, so one of its partitions is one batch at a time.
+        const key = `${sourceOfTopic(batch.topic).name}:${batch.partition}`;
         await this.serialized(key, () => this.handleBatch(batch, pause));
         // Only moves kafkajs's fetch position; the offsets that count were stored with the batch in Redis.
         resolveOffset(batch.lastOffset());
@@ -136,6 +146,40 @@ export class LinkProcessor {
     });
     this.every(config.heartbeatMs, () => this.beat());
     this.every(500, () => this.watchRedis());
+  }
+
+  /**
+   * Every registered topic must exist, and a source's topics must have the same partition count (they are
+   * co-partitioned); returns the number of input partitions, which minute closing waits for.
+   */
+  private async inputPartitions(): Promise<number> {
+    const admin = this.d.kafka.admin();
+    await admin.connect();
+    try {
+      const existing = new Set(await admin.listTopics());
+      const missing = INPUT_TOPICS.filter((t) => !existing.has(t));
+      if (missing.length > 0)
+        throw new StateVersionError(
+          `the link's Kafka has no topic ${missing.join(", ")}, which registered sources read: create it first`,
+        );
+      const metadata = await admin.fetchTopicMetadata({ topics: [...INPUT_TOPICS] });
+      const counts = new Map(metadata.topics.map((t) => [t.name, t.partitions.length]));
+      for (const source of SOURCES) {
+        const distinct = new Set(source.topics.map((t) => counts.get(t.name)));
+        if (distinct.size > 1)
+          throw new StateVersionError(
+            `source ${source.name} needs its topics co-partitioned, but ${source.topics.map((t) => `${t.name} has ${counts.get(t.name)}`).join(", ")} partitions`,
+          );
+      }
+      return [...counts.values()].reduce((a, b) => a + b, 0);
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  private rateCapOf(source: SourceDef): number {
+    const { sourceRateCaps, maxRatePerPartition } = this.d.config;
+    return sourceRateCaps[source.name] ?? (source.maxRatePerPartition || maxRatePerPartition);
   }
 
   /** Kafka's committed offsets are not ours: the ones in the link's Redis are, so every (re)join seeks there. */
@@ -157,7 +201,10 @@ export class LinkProcessor {
       "processor.batch",
       { topic, partition, records: records.length },
       async (span) => {
-        const outcome = await runBatch(this.batchContext, topic, partition, records);
+        const outcome = await runBatch(this.batchContext, topic, partition, records).catch((err) => {
+          if (err instanceof CatalogChanged) this.d.fatal(EXIT.incompatibleState, err.message);
+          throw err;
+        });
         if (outcome.result === "replay") {
           this.d.metrics.batches.inc({ topic, result: "replay" });
           this.d.metrics.events.inc({ topic, outcome: "replayed" }, outcome.replayed);
@@ -197,7 +244,7 @@ export class LinkProcessor {
     m.lag.set(labels, Math.max(0, Number(batch.highWatermark) - plan.nextOffset));
     if (Number.isFinite(plan.maxEventTime)) m.maxEventTime.set(labels, plan.maxEventTime);
 
-    const cap = this.d.config.maxRatePerPartition;
+    const cap = this.rateCapOf(plan.source);
     const holdMs = Math.max(
       cap > 0 ? (fresh / cap) * 1000 - elapsedMs : 0,
       elapsedMs > this.d.config.redisSlowMs ? elapsedMs : 0,

@@ -1,14 +1,14 @@
 import type { Redis } from "ioredis";
 import type { BusinessClock } from "../common/businessTime.ts";
-import { catalogFingerprint } from "../common/catalog.ts";
+import { METRICS, metricFingerprint, sourceOfTopic } from "../common/catalog.ts";
 import { keys, partitionField, SCHEMA_VERSION } from "../common/keys.ts";
-import { TOPICS } from "../common/topics.ts";
-import { decodeOrder, decodePayment, type OrderState, type PaymentState } from "./joinState.ts";
+import { catalogFingerprint } from "../common/metricState.ts";
 import { LuaScript } from "./luaScript.ts";
 import type { JoinSnapshot, Plan } from "./planner.ts";
 
 const applyBatchScript = new LuaScript(new URL("./applyBatch.lua", import.meta.url));
 const closeMinutesScript = new LuaScript(new URL("./closeMinutes.lua", import.meta.url));
+const claimMetricsScript = new LuaScript(new URL("./claimMetrics.lua", import.meta.url));
 
 /** The one most minutes a single close call digests, to keep each script call short. */
 const MAX_MINUTES_PER_CLOSE = 720;
@@ -18,8 +18,8 @@ export class StateVersionError extends Error {}
 export interface Snapshot {
   expectedOffset: number | null;
   maxEventTime: number;
-  /** For trade topics: the sibling partition's stored offset, fenced so a zombie cannot interleave. */
-  siblingOffset: string;
+  /** The stored offsets of the same partition of the source's other topics, fenced so a zombie cannot interleave. */
+  siblingOffsets: [string, string][];
   join: JoinSnapshot;
 }
 
@@ -28,18 +28,29 @@ export interface SemanticSettings {
   latenessMs: number;
 }
 
+/** What registering this process's catalog changed in the link. */
+export interface CatalogClaim {
+  /** Metrics that start (or resume) computing now: incomplete for the days before (common/metricState.ts). */
+  started: string[];
+  /** Metrics the link computed that this release does not: left alone, no longer updated. */
+  paused: string[];
+}
+
 /** Everything the processor reads from and writes to its link's Redis. */
 export class LinkStore {
+  /** The fingerprint of this process's catalog, checked by every batch (applyBatch.lua). */
+  readonly catalog = catalogFingerprint();
+
   constructor(readonly redis: Redis) {}
 
   /**
-   * Refuses state written by an incompatible release or with other semantics (time zone, lateness, catalog):
-   * adding to it would make this link silently disagree with the others.
+   * Refuses state written by an incompatible release or with other semantics (time zone, lateness), and a
+   * metric stored under another definition: adding to it would make this link silently disagree with the
+   * others. Registers the metrics this process computes; a new one starts from the offsets stored now.
    */
-  async claimMeta(settings: SemanticSettings, expectedPartitions: number): Promise<void> {
+  async claimMeta(settings: SemanticSettings, expectedPartitions: number): Promise<CatalogClaim> {
     const wanted: Record<string, string> = {
       schemaVersion: String(SCHEMA_VERSION),
-      catalog: catalogFingerprint(),
       timeZone: settings.timeZone,
       latenessMs: String(settings.latenessMs),
     };
@@ -53,7 +64,32 @@ export class LinkStore {
         );
       }
     }
+    const claim = await this.claimMetrics();
     await this.redis.hset(keys.meta, "expectedPartitions", String(expectedPartitions));
+    return claim;
+  }
+
+  private async claimMetrics(): Promise<CatalogClaim> {
+    const definitions = METRICS.map((m) => [m.name, JSON.stringify(metricFingerprint(m))]);
+    const result = (await claimMetricsScript.run(
+      this.redis,
+      [keys.metricStates, keys.offsets, keys.maxEventTime, keys.meta],
+      [JSON.stringify(definitions), this.catalog],
+    )) as [number, string, string];
+    if (result[0] === 0) {
+      const name = result[1];
+      const storedDef = JSON.parse(result[2]) as Record<string, string>;
+      const def = metricFingerprint(METRICS.find((m) => m.name === name) as (typeof METRICS)[number]);
+      const changed = Object.keys({ ...storedDef, ...def })
+        .filter((k) => storedDef[k] !== def[k])
+        .map((k) => `${k} ${JSON.stringify(storedDef[k] ?? null)} -> ${JSON.stringify(def[k] ?? null)}`);
+      throw new StateVersionError(
+        `metric ${name} is stored in this link under another definition (${changed.join(", ")}): refusing to ` +
+          `add to it; give the changed metric a new name or bump its version in the catalog`,
+      );
+    }
+    const names = (list: string) => (list === "" ? [] : list.split(","));
+    return { started: names(result[1]), paused: names(result[2]) };
   }
 
   async storedOffset(topic: string, partition: number): Promise<number | null> {
@@ -62,17 +98,19 @@ export class LinkStore {
   }
 
   /** One consistent read (MULTI) of everything a batch is planned against. */
-  async readSnapshot(topic: string, partition: number, orderIds: readonly string[]): Promise<Snapshot> {
+  async readSnapshot(topic: string, partition: number, stateIds: readonly string[]): Promise<Snapshot> {
+    const source = sourceOfTopic(topic);
     const field = partitionField(topic, partition);
-    const sibling = siblingOf(topic);
+    const siblings = source.topics
+      .filter((t) => t.name !== topic)
+      .map((t) => partitionField(t.name, partition));
+    const stateKeys =
+      stateIds.length === 0 ? [] : source.state.flatMap((kind) => stateIds.map((id) => kind.key(id)));
     const tx = this.redis.multi();
     tx.hget(keys.offsets, field);
     tx.hget(keys.maxEventTime, field);
-    tx.hget(keys.offsets, sibling ? partitionField(sibling, partition) : field);
-    if (orderIds.length > 0) {
-      tx.mget(orderIds.map((id) => keys.order(id)));
-      tx.mget(orderIds.map((id) => keys.payment(id)));
-    }
+    if (siblings.length > 0) tx.hmget(keys.offsets, ...siblings);
+    if (stateKeys.length > 0) tx.mget(stateKeys);
     const results = (await tx.exec()) ?? [];
     const value = (i: number) => {
       const r = results[i];
@@ -80,25 +118,22 @@ export class LinkStore {
       if (r[0]) throw r[0];
       return r[1];
     };
-    const orders = new Map<string, OrderState>();
-    const payments = new Map<string, PaymentState>();
-    if (orderIds.length > 0) {
-      const packedOrders = value(3) as (string | null)[];
-      const packedPayments = value(4) as (string | null)[];
-      orderIds.forEach((id, i) => {
-        const o = decodeOrder(packedOrders[i] ?? null);
-        if (o) orders.set(id, o);
-        const p = decodePayment(packedPayments[i] ?? null);
-        if (p) payments.set(id, p);
+    const join: JoinSnapshot = new Map();
+    if (stateKeys.length > 0) {
+      const packed = value(siblings.length > 0 ? 3 : 2) as (string | null)[];
+      stateKeys.forEach((key, i) => {
+        const v = packed[i];
+        if (v !== null && v !== undefined) join.set(key, v);
       });
     }
+    const siblingValues = siblings.length > 0 ? (value(2) as (string | null)[]) : [];
     const offset = value(0) as string | null;
     const maxEt = value(1) as string | null;
     return {
       expectedOffset: offset === null ? null : Number(offset),
       maxEventTime: maxEt === null ? Number.NEGATIVE_INFINITY : Number(maxEt),
-      siblingOffset: sibling ? ((value(2) as string | null) ?? "") : "",
-      join: { orders, payments },
+      siblingOffsets: siblings.map((f, i) => [f, siblingValues[i] ?? ""]),
+      join,
     };
   }
 
@@ -113,9 +148,8 @@ export class LinkStore {
     const field = partitionField(topic, partition);
     const fences: [string, string][] = [
       [field, snapshot.expectedOffset === null ? "" : String(snapshot.expectedOffset)],
+      ...snapshot.siblingOffsets,
     ];
-    const sibling = siblingOf(topic);
-    if (sibling) fences.push([partitionField(sibling, partition), snapshot.siblingOffset]);
     const maxEt = Number.isFinite(plan.maxEventTime) ? String(plan.maxEventTime) : "";
     const result = (await applyBatchScript.run(
       this.redis,
@@ -127,6 +161,7 @@ export class LinkStore {
         String(plan.nextOffset),
         maxEt,
         ttlSeconds,
+        this.catalog,
       ],
     )) as [number, string?, string?];
     if (result[0] === 1) return { applied: true };
@@ -175,10 +210,4 @@ export class LinkStore {
   async countDataLoss(topic: string, partition: number, lost: number): Promise<void> {
     await this.redis.hincrby(keys.counters, `data_loss:${partitionField(topic, partition)}`, lost);
   }
-}
-
-function siblingOf(topic: string): string | null {
-  if (topic === TOPICS.orders) return TOPICS.payments;
-  if (topic === TOPICS.payments) return TOPICS.orders;
-  return null;
 }

@@ -1,30 +1,23 @@
 import type { BusinessClock } from "../common/businessTime.ts";
-import type { PaidOrderFact } from "../common/catalog.ts";
-import {
-  type AdEvent,
-  type OrderEvent,
-  type Parsed,
-  type PaymentEvent,
-  parseAd,
-  parseOrder,
-  parsePayment,
-} from "../common/events.ts";
-import { TOPICS } from "../common/topics.ts";
+import { sourceOfTopic } from "../common/catalog.ts";
+import type { Parsed } from "../common/events.ts";
+import type {
+  DimensionTable,
+  Fact,
+  RecordContext,
+  SourceDef,
+  StateKind,
+  Timed,
+  TopicDef,
+} from "../common/sources/source.ts";
 import { BatchEffect } from "./effect.ts";
-import type { OrderState, PaymentState } from "./joinState.ts";
 
-// What one batch of one partition means, as a pure function of the partition's ordered input and the state
-// stored beside it. Nothing here reads the wall clock (except the far-future guard) or depends on how the
-// partitions of different topics interleave, so every healthy link computes identical closed minutes:
-//
-// - Lateness is decided per record against its own partition's watermark (highest event time seen so far
-//   minus the allowed lateness). A late record still counts for its business day, never for a minute.
-// - A paid order counts once, when both its payment and its first order record have arrived, at
-//   t = max(first order record's time, payment time), and goes into t's minute only if neither record was
-//   late. Whichever of the two arrives second, t is at or after that record's own watermark, which is at or
-//   after the link's closing point, so a contribution can never land in a minute already closed (digested).
-// - Seller and category come from the order's latest version; the generator's contract (and real orders)
-//   keep them constant across versions, which keeps the result independent of topic interleaving.
+// What one batch of one partition means, as a pure function of the partition's ordered input and the join
+// state stored beside it. Nothing here reads the wall clock (except the far-future guard) or depends on how the
+// partitions of different topics interleave, so every healthy link computes identical closed minutes.
+// Lateness is decided per record against its own partition's watermark (highest event time seen so far minus
+// the allowed lateness); what a record means is its source's (common/sources/), which says in each of its
+// facts whether it may go into a minute.
 
 export interface KafkaRecord {
   offset: string;
@@ -32,32 +25,39 @@ export interface KafkaRecord {
   value: Buffer | null;
 }
 
-export type InputEvent = OrderEvent | PaymentEvent | AdEvent;
-
 export interface ParsedRecord {
   offset: number;
   raw: KafkaRecord;
-  parsed: Parsed<InputEvent>;
+  parsed: Parsed<Timed>;
+}
+
+/** The topic's source and handlers; an unregistered topic throws (common/catalog.ts). */
+export function topicOf(topic: string): { source: SourceDef; def: TopicDef } {
+  const source = sourceOfTopic(topic);
+  const def = source.topics.find((t) => t.name === topic) as TopicDef;
+  return { source, def };
 }
 
 export function parseRecords(topic: string, records: readonly KafkaRecord[]): ParsedRecord[] {
-  const parse: (v: Buffer | null) => Parsed<InputEvent> =
-    topic === TOPICS.orders ? parseOrder : topic === TOPICS.payments ? parsePayment : parseAd;
+  const { parse } = topicOf(topic).def;
   return records.map((raw) => ({ offset: Number(raw.offset), raw, parsed: parse(raw.value) }));
 }
 
-/** Order ids whose join state a batch needs. */
-export function orderIdsOf(topic: string, records: readonly ParsedRecord[]): string[] {
-  if (topic === TOPICS.ads) return [];
+/** Ids whose join state a batch needs. */
+export function stateIdsOf(topic: string, records: readonly ParsedRecord[]): string[] {
+  const { source, def } = topicOf(topic);
+  if (source.state.length === 0) return [];
   const ids = new Set<string>();
-  for (const r of records) if (r.parsed.ok) ids.add((r.parsed.event as OrderEvent | PaymentEvent).orderId);
+  for (const r of records) {
+    if (!r.parsed.ok) continue;
+    const id = def.stateId(r.parsed.event);
+    if (id !== null) ids.add(id);
+  }
   return [...ids];
 }
 
-export interface JoinSnapshot {
-  orders: Map<string, OrderState>;
-  payments: Map<string, PaymentState>;
-}
+/** The join state a batch was planned against: key -> packed value (absent = none). */
+export type JoinSnapshot = Map<string, string>;
 
 export interface PlanInput {
   topic: string;
@@ -79,9 +79,9 @@ export interface DeadLetter {
   reason: string;
 }
 
-/** A paid order waiting for its seller's tier (read asynchronously) before it becomes a fact. */
-export interface PendingPaidOrder {
-  fact: Omit<PaidOrderFact, "dims"> & { sellerId: string; categoryId: string };
+/** A fact whose looked-up dimensions (common/sources/source.ts Lookup) are filled before it is counted. */
+export interface PendingFact {
+  fact: Fact;
   inMinute: boolean;
 }
 
@@ -95,9 +95,10 @@ export interface Gap {
 export interface Plan {
   topic: string;
   partition: number;
+  source: SourceDef;
   effect: BatchEffect;
   deadLetters: DeadLetter[];
-  pendingPaid: PendingPaidOrder[];
+  facts: PendingFact[];
   /** Offset after the last record applied by this plan (unchanged when everything was a replay). */
   nextOffset: number;
   maxEventTime: number;
@@ -108,13 +109,15 @@ export interface Plan {
 }
 
 export function planBatch(input: PlanInput): Plan {
+  const { source, def } = topicOf(input.topic);
   const effect = new BatchEffect(input.clock);
   const plan: Plan = {
     topic: input.topic,
     partition: input.partition,
+    source,
     effect,
     deadLetters: [],
-    pendingPaid: [],
+    facts: [],
     nextOffset: input.expectedOffset,
     maxEventTime: input.maxEventTime,
     replayed: 0,
@@ -132,6 +135,8 @@ export function planBatch(input: PlanInput): Plan {
     };
     effect.count(`data_loss:${input.topic}:${input.partition}`, first.offset - input.expectedOffset);
   }
+  const ctx = new BatchContextView(input.join, plan);
+  const lateCounter = `late:${input.topic}`;
   for (const r of fresh) {
     plan.nextOffset = r.offset + 1;
     if (!r.parsed.ok) {
@@ -144,13 +149,20 @@ export function planBatch(input: PlanInput): Plan {
       continue;
     }
     const late = event.eventTime < plan.maxEventTime - input.latenessMs;
-    if (late) effect.count(`late:${input.topic}`);
+    if (late) effect.count(lateCounter);
     if (event.eventTime > plan.maxEventTime) plan.maxEventTime = event.eventTime;
-    if (input.topic === TOPICS.orders) onOrder(plan, input.join, event as OrderEvent, late);
-    else if (input.topic === TOPICS.payments) onPayment(plan, input.join, event as PaymentEvent, late);
-    else onAd(plan, event as AdEvent, late);
+    def.onRecord(ctx, event, late);
   }
   return plan;
+}
+
+/** Fills each fact's looked-up dimensions (tables already resolved for the batch) and counts it. */
+export function countFacts(plan: Plan, lookup: (table: DimensionTable, id: string) => string): void {
+  const lookups = plan.source.lookups;
+  for (const { fact, inMinute } of plan.facts) {
+    for (const l of lookups) fact.dims[l.dim] = lookup(l.table, fact.dims[l.from] as string);
+    plan.effect.addFact(fact, inMinute);
+  }
 }
 
 function reject(plan: Plan, r: ParsedRecord, reason: string): void {
@@ -158,116 +170,44 @@ function reject(plan: Plan, r: ParsedRecord, reason: string): void {
   plan.effect.count(`dead_letter:${reason}`);
 }
 
-function onOrder(plan: Plan, join: JoinSnapshot, e: OrderEvent, late: boolean): void {
-  const existing = join.orders.get(e.orderId);
-  let state: OrderState;
-  if (!existing) {
-    state = {
-      version: e.version,
-      sellerId: e.sellerId,
-      categoryId: e.categoryId,
-      buyerId: e.buyerId,
-      amount: e.amount,
-      status: e.status,
-      firstTime: e.eventTime,
-      firstLate: late,
-      paid: false,
-    };
-  } else if (e.version > existing.version) {
-    state = {
-      ...existing,
-      version: e.version,
-      sellerId: e.sellerId,
-      categoryId: e.categoryId,
-      amount: e.amount,
-      status: e.status,
-    };
-  } else {
-    plan.effect.count("order_version_ignored");
-    return;
-  }
-  const waiting = join.payments.get(e.orderId);
-  if (!state.paid && waiting) {
-    state.paid = true;
-    paid(plan, state, waiting);
-    join.payments.delete(e.orderId);
-    plan.effect.paymentsSet.delete(e.orderId);
-    plan.effect.paymentsDeleted.add(e.orderId);
-  }
-  join.orders.set(e.orderId, state);
-  plan.effect.orders.set(e.orderId, state);
-}
+/**
+ * The record handlers' view of a batch: join state decoded from the snapshot on first use, then as the
+ * batch's earlier records left it; every change is also recorded in the effect, to be written with the batch.
+ */
+class BatchContextView implements RecordContext {
+  private readonly current = new Map<string, unknown>();
 
-function onPayment(plan: Plan, join: JoinSnapshot, e: PaymentEvent, late: boolean): void {
-  const order = join.orders.get(e.orderId);
-  if (order?.paid || join.payments.has(e.orderId)) {
-    plan.effect.count("payment_duplicate");
-    return;
+  constructor(
+    private readonly snapshot: JoinSnapshot,
+    private readonly plan: Plan,
+  ) {}
+
+  get<S>(kind: StateKind<S>, id: string): S | undefined {
+    const key = kind.key(id);
+    if (this.current.has(key)) return (this.current.get(key) ?? undefined) as S | undefined;
+    const packed = this.snapshot.get(key);
+    const state = packed === undefined ? undefined : kind.decode(packed);
+    this.current.set(key, state);
+    return state;
   }
-  const payment: PaymentState = { amount: e.amount, buyerId: e.buyerId, time: e.eventTime, late };
-  if (!order) {
-    join.payments.set(e.orderId, payment);
-    plan.effect.paymentsSet.set(e.orderId, payment);
-    return;
+
+  set<S>(kind: StateKind<S>, id: string, state: S): void {
+    const key = kind.key(id);
+    this.current.set(key, state);
+    this.plan.effect.setState(key, kind.encode(state));
   }
-  const state = { ...order, paid: true };
-  paid(plan, state, payment);
-  join.orders.set(e.orderId, state);
-  plan.effect.orders.set(e.orderId, state);
-}
 
-function paid(plan: Plan, order: OrderState, payment: PaymentState): void {
-  plan.pendingPaid.push({
-    fact: {
-      source: "paid_order",
-      time: Math.max(order.firstTime, payment.time),
-      amount: payment.amount,
-      buyerId: payment.buyerId,
-      sellerId: order.sellerId,
-      categoryId: order.categoryId,
-    },
-    inMinute: !order.firstLate && !payment.late,
-  });
-}
-
-function onAd(plan: Plan, e: AdEvent, late: boolean): void {
-  plan.effect.addFact(
-    {
-      source: "ad_event",
-      time: e.eventTime,
-      kind: e.kind,
-      costMicros: e.costMicros,
-      dims: { all: "all", advertiser: e.advertiserId },
-    },
-    !late,
-  );
-}
-
-/** Turns the batch's paid orders into facts once their sellers' tiers are known. */
-export function completePaidOrders(
-  plan: Plan,
-  industryOf: (categoryId: string) => string,
-  tierOf: (sellerId: string) => string,
-): void {
-  for (const { fact, inMinute } of plan.pendingPaid) {
-    const { sellerId, categoryId, ...rest } = fact;
-    plan.effect.addFact(
-      {
-        ...rest,
-        dims: {
-          all: "all",
-          seller: sellerId,
-          category: categoryId,
-          industry: industryOf(categoryId),
-          tier: tierOf(sellerId),
-        },
-      },
-      inMinute,
-    );
+  delete<S>(kind: StateKind<S>, id: string): void {
+    const key = kind.key(id);
+    this.current.set(key, undefined);
+    this.plan.effect.deleteState(key);
   }
-}
 
-/** Sellers whose tier the batch's paid orders need. */
-export function sellersOf(plan: Plan): string[] {
-  return [...new Set(plan.pendingPaid.map((p) => p.fact.sellerId))];
+  emit(fact: Fact, inMinute: boolean): void {
+    this.plan.facts.push({ fact, inMinute });
+  }
+
+  count(name: string, by = 1): void {
+    this.plan.effect.count(name, by);
+  }
 }

@@ -70,6 +70,11 @@ export const generatorSettings = {
     0.001,
     "share of good records sent with an old event time",
   ),
+  refundFraction: fraction(
+    "GENERATOR_REFUND_FRACTION",
+    0.05,
+    "share of paid orders that get a refund (some before their payment reaches Kafka, some twice, a few larger than paid)",
+  ),
   lateByMs: duration({
     env: "GENERATOR_LATE_BY",
     default: 120_000,

@@ -1,4 +1,4 @@
-import type { OrderStatus } from "../../common/events.ts";
+import type { OrderStatus } from "../../common/sources/trade.ts";
 import { type InputTopic, TOPICS } from "../../common/topics.ts";
 import { MinHeap } from "./heap.ts";
 import { DEFAULT_POPULATION, Population, type PopulationSizes } from "./population.ts";
@@ -13,7 +13,7 @@ import { Rng } from "./random.ts";
 // either delivers something that is due (a version or payment of an order planned earlier) or starts new
 // activity: a new order (30%; its whole life is planned at once and queued by delivery time) or an ad
 // event (3% of them clicks, the rest impressions). In steady state that makes about 48% order versions,
-// 14% payments and 38% ad events.
+// 14% payments and 38% ad events (each with the user it reached), plus refunds.
 //
 // The order life cycle (probabilities per order):
 //   v1 created -> [20%: v2 amount changed 1-10 s later] -> then one of
@@ -24,6 +24,9 @@ import { Rng } from "./random.ts";
 //   3% of paid orders pay within 3 s and their first version reaches Kafka after the payment.
 //   8% of orders deliver one version after the next one, when the two are at most 10 s apart.
 //   2% of order versions and 1% of payments are sent twice (an identical copy up to 3 s later).
+//   `refundFraction` of paid orders get a refund 2-40 s after the payment: 70% of the paid amount in full,
+//     25% part of it, 5% more than was paid (the processor counts it up to the paid amount); 15% of refunds
+//     reach Kafka before their payment, and 10% are sent twice.
 // An order's buyer, seller and category never change across its versions; amount and status may.
 // Lives are short (well under a minute) because every planned record waits in memory until it is due: at a
 // 40k events/s peak that queue holds a few hundred thousand records.
@@ -50,6 +53,8 @@ export interface ModelOptions {
   malformedFraction: number;
   lateFraction: number;
   lateByMs: number;
+  /** Share of paid orders that get a refund. */
+  refundFraction: number;
   population?: PopulationSizes;
 }
 
@@ -57,12 +62,14 @@ export interface ModelCounts {
   records: number;
   orders: number;
   payments: number;
+  refunds: number;
   ads: number;
   malformed: number;
   late: number;
   duplicates: number;
   outOfOrder: number;
   paymentFirst: number;
+  refundFirst: number;
 }
 
 const ORDER_SHARE = 0.3;
@@ -77,6 +84,10 @@ const P_OUT_OF_ORDER = 0.08;
 const OUT_OF_ORDER_WINDOW_MS = 10_000;
 const P_DUP_VERSION = 0.02;
 const P_DUP_PAYMENT = 0.01;
+const P_REFUND_FULL = 0.7;
+const P_REFUND_OVER = 0.05;
+const P_REFUND_FIRST = 0.15;
+const P_DUP_REFUND = 0.1;
 const DUP_DELAY_MS = 3000;
 const AMOUNT_MEDIAN_CENTS = 8000;
 const AMOUNT_SIGMA = 1;
@@ -105,9 +116,11 @@ interface Order {
   categoryId: string;
   /** Empty for an order that is never paid. */
   paymentId: string;
+  /** Empty for an order that is never refunded. */
+  refundId: string;
 }
 
-/** An order version (status set) or a payment (status null), rendered when it is delivered. */
+/** An order version (status set), a payment or a refund, rendered when it is delivered. */
 class Delivery implements GenRecord {
   value = "";
 
@@ -133,6 +146,13 @@ class Delivery implements GenRecord {
 
   render(): string {
     const o = this.order;
+    if (this.topic === TOPICS.refunds)
+      return JSON.stringify({
+        refundId: o.refundId,
+        orderId: o.id,
+        amount: this.amount,
+        eventTime: this.eventTime,
+      });
     return this.status === null
       ? JSON.stringify({
           paymentId: o.paymentId,
@@ -154,6 +174,13 @@ class Delivery implements GenRecord {
   }
 }
 
+interface PlannedRefund {
+  amount: number;
+  time: number;
+  /** Reaches Kafka before its payment. */
+  first: boolean;
+}
+
 interface Step {
   status: OrderStatus;
   amount: number;
@@ -165,12 +192,14 @@ export class TrafficModel {
     records: 0,
     orders: 0,
     payments: 0,
+    refunds: 0,
     ads: 0,
     malformed: 0,
     late: 0,
     duplicates: 0,
     outOfOrder: 0,
     paymentFirst: 0,
+    refundFirst: 0,
   };
   readonly population: Population;
   private readonly rng: Rng;
@@ -178,6 +207,7 @@ export class TrafficModel {
   private tie = 0;
   private orderSeq = 0;
   private paymentSeq = 0;
+  private refundSeq = 0;
   private adSeq = 0;
   // Kept relative to the start: at epoch magnitudes (1e12 ms) a float cannot add 0.025 ms steps accurately.
   private elapsed = 0;
@@ -187,7 +217,7 @@ export class TrafficModel {
     if (!Number.isSafeInteger(opts.startTime)) throw new RangeError("startTime must be an integer epoch ms");
     if (!Number.isInteger(opts.partitions) || opts.partitions < 1)
       throw new RangeError("partitions must be a positive integer");
-    for (const f of ["malformedFraction", "lateFraction"] as const)
+    for (const f of ["malformedFraction", "lateFraction", "refundFraction"] as const)
       if (!(opts[f] >= 0 && opts[f] <= 1)) throw new RangeError(`${f} must be within [0, 1]`);
     this.rng = new Rng(opts.seed);
     this.population = new Population(opts.seed, opts.population ?? DEFAULT_POPULATION);
@@ -221,7 +251,8 @@ export class TrafficModel {
   private deliver(d: Delivery): GenRecord {
     d.value = d.render();
     const c = this.counts;
-    if (d.status === null) c.payments++;
+    if (d.topic === TOPICS.refunds) c.refunds++;
+    else if (d.status === null) c.payments++;
     else c.orders++;
     if (d.flags & LATE) c.late++;
     if (d.flags & DUPLICATE) c.duplicates++;
@@ -247,6 +278,7 @@ export class TrafficModel {
       sellerId: pop.sellerIds[seller] as string,
       categoryId: pop.categoryIds[category] as string,
       paymentId: paid ? `p-${++this.paymentSeq}` : "",
+      refundId: "",
     };
     let amount = this.drawAmount();
     let t = t0;
@@ -293,7 +325,28 @@ export class TrafficModel {
         P_DUP_VERSION,
       );
     });
-    if (paid) this.schedule(payTime, TOPICS.payments, order, 0, null, paidAmount, payTime, 0, P_DUP_PAYMENT);
+    if (!paid) return;
+    const refund = rng.chance(this.opts.refundFraction) ? this.planRefund(order, paidAmount, payTime) : null;
+    // A refund that reaches Kafka before its payment (the payment held up on the way): it waits in join state.
+    const payDue = refund?.first ? refund.time + rng.range(100, 2000) : payTime;
+    this.schedule(payDue, TOPICS.payments, order, 0, null, paidAmount, payTime, 0, P_DUP_PAYMENT);
+    if (refund)
+      this.schedule(refund.time, TOPICS.refunds, order, 0, null, refund.amount, refund.time, 0, P_DUP_REFUND);
+  }
+
+  private planRefund(order: Order, paidAmount: number, payTime: number): PlannedRefund {
+    const { rng } = this;
+    order.refundId = `r-${++this.refundSeq}`;
+    const share = rng.next();
+    const amount =
+      share < P_REFUND_FULL
+        ? paidAmount
+        : share < P_REFUND_FULL + P_REFUND_OVER
+          ? paidAmount + rng.range(100, 10_000)
+          : Math.max(1, Math.round(paidAmount * (0.1 + 0.8 * rng.next())));
+    const first = rng.chance(P_REFUND_FIRST);
+    if (first) this.counts.refundFirst++;
+    return { amount, first, time: payTime + (first ? rng.range(50, 500) : rng.range(2000, 40_000)) };
   }
 
   private schedule(
@@ -361,6 +414,7 @@ export class TrafficModel {
       kind: click ? "click" : "impression",
       advertiserId: pop.advertiserIds[advertiser],
       costMicros,
+      userId: pop.buyerId(pop.buyers.sample(rng)),
       eventTime,
     });
     return { topic: TOPICS.ads, partition: partitionOf(eventId, this.opts.partitions), key: eventId, value };
@@ -371,7 +425,8 @@ export class TrafficModel {
     const { rng, population: pop } = this;
     this.counts.malformed++;
     const r = rng.next();
-    const topic: InputTopic = r < 0.45 ? TOPICS.orders : r < 0.6 ? TOPICS.payments : TOPICS.ads;
+    const topic: InputTopic =
+      r < 0.45 ? TOPICS.orders : r < 0.6 ? TOPICS.payments : r < 0.65 ? TOPICS.refunds : TOPICS.ads;
     const orderId = `o-${Math.max(this.orderSeq, 1)}`;
     let keyField: string;
     let amountField: string;
@@ -384,6 +439,15 @@ export class TrafficModel {
         kind: "impression",
         advertiserId: pop.advertiserIds[0],
         costMicros: pop.impressionCostMicros[0],
+        eventTime: t,
+      };
+    } else if (topic === TOPICS.refunds) {
+      keyField = "orderId";
+      amountField = "amount";
+      obj = {
+        refundId: `r-${Math.max(this.refundSeq, 1)}`,
+        orderId,
+        amount: AMOUNT_MEDIAN_CENTS,
         eventTime: t,
       };
     } else {
@@ -436,6 +500,7 @@ export class TrafficModel {
     const partition = partitionOf(key, this.opts.partitions);
     if (topic === TOPICS.orders) this.counts.orders++;
     else if (topic === TOPICS.payments) this.counts.payments++;
+    else if (topic === TOPICS.refunds) this.counts.refunds++;
     else this.counts.ads++;
     return { topic, partition, key, value };
   }

@@ -31,6 +31,7 @@ export interface GeneratorOptions {
   malformedFraction: number;
   lateFraction: number;
   lateByMs: number;
+  refundFraction: number;
   truthFile: string | null;
   dimsDir: string | null;
   batchSize: number;
@@ -86,6 +87,7 @@ export async function runGenerator(run: GeneratorRun): Promise<GeneratorResult> 
     malformedFraction: opts.malformedFraction,
     lateFraction: opts.lateFraction,
     lateByMs: opts.lateByMs,
+    refundFraction: opts.refundFraction,
     population: opts.population,
   });
   const dimensions = opts.dimsDir ? await writeDimensions(opts.dimsDir, model.population) : null;

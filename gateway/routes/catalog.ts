@@ -23,11 +23,11 @@ export const catalogRoutes: FastifyPluginAsync<{ timeZone: string }> = async (ap
         name: view.name,
         title: def?.title ?? derived?.title ?? view.name,
         unit: def?.unit ?? derived?.unit ?? "",
-        kind: def?.kind ?? "ratio",
+        kind: def?.kind ?? derived?.op ?? "",
         cumulative: view.cumulative,
         dims: [...view.dims],
         minuteDims: [...view.minuteDims],
-        ...(derived ? { derivedFrom: [derived.numerator, derived.denominator] } : {}),
+        ...(derived ? { derivedFrom: [...derived.of] } : {}),
       };
     }),
   };
@@ -68,12 +68,16 @@ export const catalogRoutes: FastifyPluginAsync<{ timeZone: string }> = async (ap
                     unit: { type: "string" },
                     kind: {
                       type: "string",
-                      description: "sum, count, distinct, or ratio (derived at read time)",
+                      description:
+                        "sum, count, distinct; ratio or difference for metrics derived at read time",
                     },
                     cumulative: { type: "boolean" },
                     dims: names,
                     minuteDims: names,
-                    derivedFrom: { ...names, description: "numerator, denominator" },
+                    derivedFrom: {
+                      ...names,
+                      description: "its two inputs: numerator and denominator, or minuend and subtrahend",
+                    },
                   },
                 },
               },

@@ -57,7 +57,8 @@ function subscription(q: StreamQuery): Subscription {
   for (const m of metrics) metricView(m, "metrics");
   for (const t of top) {
     const view = metricView(t.metric, "top");
-    if (view.derived) throw new ApiError(400, `${view.name} is a ratio and has no top list`, "top");
+    if (view.derived)
+      throw new ApiError(400, `${view.name} is derived at read time and has no top list`, "top");
     checkDim(view, t.dim, "day", "top");
   }
   for (const s of series) checkDim(metricView(s, "series"), "all", "minute", "series");

@@ -30,8 +30,7 @@ export async function reconcileWithTruth(
   try {
     const records = await recompute(truthFile(truth), {
       scratch,
-      tiers: new SellerTiers(link.client, 1_000_000, 0),
-      industryOf: categories.industryOf,
+      tables: { category_industry: categories, seller_tier: new SellerTiers(link.client, 1_000_000, 0) },
       clock,
       latenessMs: Number(meta.latenessMs),
       expectedPartitions: await expectedPartitionsOf(link.client),

@@ -32,6 +32,7 @@ export function sizeFlood(seed: string, records: number, atLeast: number): Sizin
     malformedFraction: d.malformedFraction,
     lateFraction: d.lateFraction,
     lateByMs: d.lateByMs,
+    refundFraction: d.refundFraction,
   });
   const bytes = new Map<InputTopic, number>(INPUT_TOPICS.map((t) => [t, 0]));
   let total = 0;

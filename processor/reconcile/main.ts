@@ -66,8 +66,7 @@ try {
     values.truth ? truthFile(values.truth) : kafkaTopics((values.kafka ?? "").split(",")),
     {
       scratch,
-      tiers: new SellerTiers(link, 1_000_000, 0),
-      industryOf: categories.industryOf,
+      tables: { category_industry: categories, seller_tier: new SellerTiers(link, 1_000_000, 0) },
       clock,
       latenessMs: Number(meta.latenessMs),
       expectedPartitions: await expectedPartitionsOf(link),

@@ -1,8 +1,7 @@
 import type { Redis } from "ioredis";
 import type { BusinessClock } from "../../common/businessTime.ts";
 import { keys, partitionField } from "../../common/keys.ts";
-import { runBatch } from "../batchRunner.ts";
-import type { SellerTiers } from "../dimensions.ts";
+import { type BatchContext, runBatch } from "../batchRunner.ts";
 import { LinkStore } from "../linkStore.ts";
 import { parseRecords } from "../planner.ts";
 
@@ -19,8 +18,7 @@ export interface SourceRecord {
 export interface RecomputeOptions {
   /** An empty Redis database the recompute owns (it is flushed first). */
   scratch: Redis;
-  tiers: SellerTiers;
-  industryOf: (categoryId: string) => string;
+  tables: BatchContext["tables"];
   clock: BusinessClock;
   latenessMs: number;
   expectedPartitions: number;
@@ -39,10 +37,9 @@ export async function recompute(source: AsyncIterable<SourceRecord>, o: Recomput
   await o.scratch.flushdb();
   const store = new LinkStore(o.scratch);
   await store.claimMeta({ timeZone: o.clock.timeZone, latenessMs: o.latenessMs }, o.expectedPartitions);
-  const ctx = {
+  const ctx: BatchContext = {
     store,
-    tiers: o.tiers,
-    industryOf: o.industryOf,
+    tables: o.tables,
     clock: o.clock,
     latenessMs: o.latenessMs,
     futureMs: Number.MAX_SAFE_INTEGER / 2,

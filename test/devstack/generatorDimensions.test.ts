@@ -3,8 +3,8 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { Redis } from "ioredis";
-import { parseOrder } from "../../common/events.ts";
 import { keys } from "../../common/keys.ts";
+import { parseOrder } from "../../common/sources/trade.ts";
 import { TOPICS } from "../../common/topics.ts";
 import { writeDimensions } from "../../devstack/generator/dimensions.ts";
 import { TrafficModel } from "../../devstack/generator/model.ts";
@@ -49,6 +49,7 @@ describe("generator dimensions", () => {
       malformedFraction: 0,
       lateFraction: 0,
       lateByMs: 0,
+      refundFraction: 0,
       population: SIZES,
     });
     for (let i = 0; i < 20_000; i++) {

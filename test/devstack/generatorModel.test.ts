@@ -1,7 +1,15 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { describe, it } from "node:test";
-import { type OrderEvent, parseAd, parseOrder, parsePayment } from "../../common/events.ts";
+import type { Parsed } from "../../common/events.ts";
+import { parseAd } from "../../common/sources/ads.ts";
+import {
+  type OrderEvent,
+  parseOrder,
+  parsePayment,
+  parseRefund,
+  type RefundEvent,
+} from "../../common/sources/trade.ts";
 import { TOPICS } from "../../common/topics.ts";
 import {
   type GenRecord,
@@ -22,6 +30,7 @@ function options(over: Partial<ModelOptions> = {}): ModelOptions {
     malformedFraction: 0.01,
     lateFraction: 0.02,
     lateByMs: 120_000,
+    refundFraction: 0.05,
     population: SMALL,
     ...over,
   };
@@ -57,7 +66,18 @@ function byOrderId(orders: OrderEvent[]): Map<string, OrderEvent[]> {
   return m;
 }
 
-const parsers = { [TOPICS.orders]: parseOrder, [TOPICS.payments]: parsePayment, [TOPICS.ads]: parseAd };
+const parsers: Record<string, (value: string) => Parsed<unknown>> = {
+  [TOPICS.orders]: parseOrder,
+  [TOPICS.payments]: parsePayment,
+  [TOPICS.refunds]: parseRefund,
+  [TOPICS.ads]: parseAd,
+};
+
+function parse(r: GenRecord): Parsed<unknown> {
+  const parser = parsers[r.topic];
+  if (!parser) throw new Error(`no parser for topic ${r.topic}`);
+  return parser(r.value);
+}
 
 describe("generator model", () => {
   it("gives identical records for the same seed and start time, different ones otherwise", () => {
@@ -67,11 +87,50 @@ describe("generator model", () => {
     assert.notEqual(digest(new TrafficModel(options({ startTime: START + 1000 })), 50_000), a);
   });
 
+  it("refunds a share of paid orders: some before their payment, some twice, a few beyond what was paid", () => {
+    // 100 s of event time without a peak: refunds come up to 40 s after their payment.
+    const model = new TrafficModel(
+      options({ profile: { baseRate: 2000, peakMultiplier: 1, peakAfterMs: 0, peakDurationMs: 0 } }),
+    );
+    const records = take(model, 200_000);
+    assert.equal(records.filter((r) => r.topic === TOPICS.refunds).length, model.counts.refunds);
+    const good = records.flatMap((r) => {
+      const parsed = parse(r);
+      return parsed.ok ? [{ ...r, event: parsed.event }] : [];
+    });
+    const refunds = good.filter((r) => r.topic === TOPICS.refunds);
+    const payments = good.filter((r) => r.topic === TOPICS.payments);
+    const paidAt = new Map<string, { at: number; amount: number }>();
+    for (const p of payments) {
+      const e = p.event as { orderId: string; amount: number };
+      if (!paidAt.has(e.orderId)) paidAt.set(e.orderId, { at: p.at, amount: e.amount });
+    }
+    const events = refunds.map((r) => ({ ...(r.event as RefundEvent), at: r.at, partition: r.partition }));
+    const distinct = new Set(events.map((e) => e.refundId));
+    // Orders paid in the last 45 s may not have had their refund yet.
+    const end = (records.at(-1) as Seen).at;
+    const settled = [...paidAt].filter(([, p]) => p.at < end - 45_000).map(([id]) => id);
+    const refunded = new Set(events.map((e) => e.orderId));
+    const share = settled.filter((id) => refunded.has(id)).length / settled.length;
+    assert.ok(share > 0.03 && share < 0.07, `refunded share of paid orders ${share}`);
+    assert.ok(events.length > distinct.size, "some refunds are sent twice");
+    assert.ok(
+      events.some((e) => (paidAt.get(e.orderId)?.at ?? Number.POSITIVE_INFINITY) > e.at),
+      "some refunds reach Kafka before their payment",
+    );
+    assert.ok(
+      events.some((e) => e.amount > (paidAt.get(e.orderId)?.amount ?? Number.POSITIVE_INFINITY)),
+      "some refunds ask for more than was paid",
+    );
+    for (const e of events)
+      assert.equal(e.partition, partitionOf(e.orderId, 8), "co-partitioned by order id");
+  });
+
   describe("on 150k records", () => {
     const model = new TrafficModel(options());
     const records = take(model, 150_000);
     const good = records.flatMap((r) => {
-      const parsed = parsers[r.topic](r.value);
+      const parsed = parse(r);
       return parsed.ok ? [{ ...r, event: parsed.event }] : [];
     });
     const orders = good.filter((r) => r.topic === TOPICS.orders).map((r) => r.event as OrderEvent);
@@ -81,7 +140,7 @@ describe("generator model", () => {
       const bad = records.length - good.length;
       assert.equal(bad, model.counts.malformed);
       assert.ok(Math.abs(bad / records.length - 0.01) < 0.002, `malformed share ${bad / records.length}`);
-      const badValues = records.filter((r) => !parsers[r.topic](r.value).ok).map((r) => r.value);
+      const badValues = records.filter((r) => !parse(r).ok).map((r) => r.value);
       assert.ok(
         badValues.some((v) => !v.endsWith("}")),
         "some are unparseable",
@@ -171,6 +230,12 @@ describe("generator model", () => {
         if (r.topic === TOPICS.payments && !seenOrders.has(r.key)) paymentFirst++;
       }
       assert.ok(paymentFirst > 0, "a payment arrives before any version of its order");
+    });
+
+    it("names the user an ad event reached", () => {
+      const ads = good.filter((r) => r.topic === TOPICS.ads).map((r) => r.event as { userId?: string });
+      assert.ok(ads.length > 1000 && ads.every((a) => typeof a.userId === "string"));
+      assert.ok(new Set(ads.map((a) => a.userId)).size > 100, "many distinct users");
     });
 
     it("draws sellers with a skew: the top 1% take a large share of orders", () => {

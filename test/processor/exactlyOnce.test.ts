@@ -4,9 +4,9 @@ import { createInterface } from "node:readline";
 import { after, describe, it } from "node:test";
 import { Redis } from "ioredis";
 import { BusinessClock } from "../../common/businessTime.ts";
-import { parseOrder, parsePayment } from "../../common/events.ts";
 import { keys } from "../../common/keys.ts";
 import { createLogger } from "../../common/logger.ts";
+import { parseOrder, parsePayment, parseRefund } from "../../common/sources/trade.ts";
 import { TOPICS } from "../../common/topics.ts";
 import { runBatch } from "../../processor/batchRunner.ts";
 import { CategoryIndustry, SellerTiers } from "../../processor/dimensions.ts";
@@ -65,8 +65,7 @@ async function reconcile(link: TestLink, truth: string, categoryFile: string): P
   try {
     await recompute(truthFile(truth), {
       scratch,
-      tiers: new SellerTiers(link.client, 1_000_000, 0),
-      industryOf: categories.industryOf,
+      tables: { category_industry: categories, seller_tier: new SellerTiers(link.client, 1_000_000, 0) },
       clock,
       latenessMs: 5_000,
       expectedPartitions: await expectedPartitionsOf(link.client),
@@ -78,10 +77,13 @@ async function reconcile(link: TestLink, truth: string, categoryFile: string): P
   }
 }
 
-/** GMV and paid orders counted the simplest possible way, independently of the processor's code. */
-async function naiveTotals(truth: string): Promise<{ gmv: number; paidOrders: number }> {
+/** GMV, paid orders and refunds counted the simplest possible way, independently of the processor's code. */
+async function naiveTotals(
+  truth: string,
+): Promise<{ gmv: number; paidOrders: number; refundAmount: number; refunds: number }> {
   const ordered = new Set<string>();
   const paid = new Map<string, number>();
+  const refunds = new Map<string, Map<string, number>>();
   const lines = createInterface({
     input: createReadStream(truth, "utf8"),
     crlfDelay: Number.POSITIVE_INFINITY,
@@ -94,16 +96,31 @@ async function naiveTotals(truth: string): Promise<{ gmv: number; paidOrders: nu
     } else if (r.topic === TOPICS.payments) {
       const p = parsePayment(r.value);
       if (p.ok && !paid.has(p.event.orderId)) paid.set(p.event.orderId, p.event.amount);
+    } else if (r.topic === TOPICS.refunds) {
+      const f = parseRefund(r.value);
+      if (!f.ok) continue;
+      const byId = refunds.get(f.event.orderId) ?? new Map<string, number>();
+      if (!byId.has(f.event.refundId)) byId.set(f.event.refundId, f.event.amount);
+      refunds.set(f.event.orderId, byId);
     }
   }
   let gmv = 0;
   let paidOrders = 0;
+  let refundAmount = 0;
+  let refundCount = 0;
   for (const [orderId, amount] of paid) {
     if (!ordered.has(orderId)) continue;
     gmv += amount;
     paidOrders++;
+    let left = amount;
+    for (const asked of refunds.get(orderId)?.values() ?? []) {
+      const counted = Math.min(asked, left);
+      left -= counted;
+      refundAmount += counted;
+      if (counted > 0) refundCount++;
+    }
   }
-  return { gmv, paidOrders };
+  return { gmv, paidOrders, refundAmount, refunds: refundCount };
 }
 
 async function dayTotal(redis: Redis, metric: string): Promise<number> {
@@ -136,6 +153,9 @@ describe("processor, exactly once", () => {
     assert.ok(naive.paidOrders > 1_000, `the feed paid enough orders (${naive.paidOrders})`);
     assert.equal(await dayTotal(link.client, "paid_orders"), naive.paidOrders);
     assert.equal(await dayTotal(link.client, "gmv"), naive.gmv);
+    assert.ok(naive.refunds > 20, `the feed refunded enough orders (${naive.refunds})`);
+    assert.equal(await dayTotal(link.client, "refunds"), naive.refunds);
+    assert.equal(await dayTotal(link.client, "refund_amount"), naive.refundAmount);
     assert.equal(await stopProcessor(p), 0);
   });
 
@@ -145,8 +165,10 @@ describe("processor, exactly once", () => {
     const store = new LinkStore(link.client);
     const ctx = {
       store,
-      tiers: new SellerTiers(link.client, 1_000, 60_000),
-      industryOf: () => "replayed",
+      tables: {
+        category_industry: { resolve: async () => {}, lookup: () => "replayed" },
+        seller_tier: new SellerTiers(link.client, 1_000, 60_000),
+      },
       clock,
       latenessMs: 5_000,
       futureMs: 3_600_000,

@@ -2,9 +2,10 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { BusinessClock } from "../../common/businessTime.ts";
 import { keys, minuteField } from "../../common/keys.ts";
+import { TRADE_STATE } from "../../common/sources/trade.ts";
 import { TOPICS } from "../../common/topics.ts";
 import {
-  completePaidOrders,
+  countFacts,
   type JoinSnapshot,
   type KafkaRecord,
   type Plan,
@@ -50,7 +51,7 @@ interface PartitionState {
 
 /** Plans batches like the processor would, keeping per-partition state and one join state between them. */
 class Harness {
-  readonly join: JoinSnapshot = { orders: new Map(), payments: new Map() };
+  readonly join: JoinSnapshot = new Map();
   readonly partitions = new Map<string, PartitionState>();
 
   batch(topic: string, values: unknown[], opts: { startOffset?: number } = {}): Plan {
@@ -71,13 +72,18 @@ class Harness {
       latenessMs: LATENESS,
       futureLimit: T0 + 86_400_000,
     });
-    completePaidOrders(
-      plan,
-      () => "fashion",
-      () => "gold",
-    );
+    countFacts(plan, (table) => (table === "category_industry" ? "fashion" : "gold"));
+    for (const [key, packed] of plan.effect.state) {
+      if (packed === null) this.join.delete(key);
+      else this.join.set(key, packed);
+    }
     this.partitions.set(topic, { offset: plan.nextOffset, maxEventTime: plan.maxEventTime });
     return plan;
+  }
+
+  order(id: string) {
+    const packed = this.join.get(TRADE_STATE.order.key(id));
+    return packed === undefined ? undefined : TRADE_STATE.order.decode(packed);
   }
 }
 
@@ -126,7 +132,7 @@ describe("batch planner", () => {
     assert.equal(dayValue(plans, "paid_orders", "all", "all"), 1);
     assert.equal(plans[0]?.effect.counters.get("order_version_ignored"), 2);
     assert.equal(plans[1]?.effect.counters.get("payment_duplicate"), 1);
-    assert.equal(h.join.orders.get("o-1")?.version, 3);
+    assert.equal(h.order("o-1")?.version, 3);
   });
 
   it("counts a late event for its day but keeps it out of its minute", () => {
@@ -196,7 +202,80 @@ describe("batch planner", () => {
       ["unparseable", "not_an_object", "invalid_amount", "invalid_sellerId", "future_event_time"],
     );
     assert.equal(plan.nextOffset, 6);
-    assert.ok(h.join.orders.has("o-4"));
+    assert.ok(h.order("o-4"));
     assert.equal(plan.effect.counters.get("dead_letter:unparseable"), 1);
+  });
+
+  it("counts a refund against its paid order's dimensions once, whether it arrives before or after the payment", () => {
+    const refund = (id: string, orderId: string, at: number, amount = 400) => ({
+      refundId: id,
+      orderId,
+      amount,
+      eventTime: at,
+    });
+    const a = new Harness();
+    const after = [
+      a.batch(TOPICS.orders, [order("o-1", 1, T0)]),
+      a.batch(TOPICS.payments, [payment("o-1", T0 + 1000)]),
+      a.batch(TOPICS.refunds, [refund("r-1", "o-1", T0 + 2000), refund("r-1", "o-1", T0 + 2000)]),
+    ];
+    const b = new Harness();
+    const before = [
+      b.batch(TOPICS.refunds, [refund("r-1", "o-1", T0 + 2000)]),
+      b.batch(TOPICS.orders, [order("o-1", 1, T0)]),
+      b.batch(TOPICS.refunds, [refund("r-1", "o-1", T0 + 2000)]),
+      b.batch(TOPICS.payments, [payment("o-1", T0 + 1000)]),
+    ];
+    for (const plans of [after, before]) {
+      assert.equal(dayValue(plans, "refund_amount", "all", "all"), 400);
+      assert.equal(dayValue(plans, "refunds", "seller", "s-1"), 1);
+      assert.equal(dayValue(plans, "refund_amount", "industry", "fashion"), 400);
+      assert.equal(dayValue(plans, "refund_amount", "tier", "gold"), 400);
+      assert.equal(minuteValue(plans, "0000", "refund_amount"), 400);
+      assert.equal(dayValue(plans, "gmv", "all", "all"), 1000);
+    }
+    assert.equal(after[2]?.effect.counters.get("refund_duplicate"), 1);
+    assert.equal(before[2]?.effect.counters.get("refund_duplicate"), 1);
+    assert.equal(b.join.get(TRADE_STATE.refunds.key("o-1")), undefined, "the waiting refund was released");
+  });
+
+  it("counts refunds only up to what was paid, and never for an unpaid order", () => {
+    const h = new Harness();
+    const plans = [
+      h.batch(TOPICS.orders, [order("o-1", 1, T0), order("o-2", 1, T0)]),
+      h.batch(TOPICS.payments, [payment("o-1", T0 + 10, 1000)]),
+      h.batch(TOPICS.refunds, [
+        { refundId: "r-1", orderId: "o-1", amount: 700, eventTime: T0 + 20 },
+        { refundId: "r-2", orderId: "o-1", amount: 700, eventTime: T0 + 30 },
+        { refundId: "r-3", orderId: "o-1", amount: 5, eventTime: T0 + 40 },
+        { refundId: "r-4", orderId: "o-2", amount: 5, eventTime: T0 + 40 },
+      ]),
+    ];
+    assert.equal(dayValue(plans, "refund_amount", "all", "all"), 1000);
+    assert.equal(dayValue(plans, "refunds", "all", "all"), 2);
+    assert.equal(plans[2]?.effect.counters.get("refund_capped"), 2);
+    assert.equal(h.order("o-1")?.refunded, 1000);
+    assert.ok(h.join.get(TRADE_STATE.refunds.key("o-2")), "o-2's refund waits for its payment");
+  });
+
+  it("counts reach from ad events with a user and the other ad metrics from every ad event", () => {
+    const h = new Harness();
+    const ad = (id: string, userId?: string) => ({
+      eventId: id,
+      kind: "impression",
+      advertiserId: "adv-1",
+      costMicros: 3,
+      eventTime: T0,
+      ...(userId ? { userId } : {}),
+    });
+    const plan = h.batch(TOPICS.ads, [ad("e-1", "u-1"), ad("e-2", "u-1"), ad("e-3", "u-2"), ad("e-4")]);
+    assert.equal(dayValue([plan], "ad_impressions", "all", "all"), 4);
+    const reach = plan.effect.hll.get(keys.dayHll(DAY, "ad_reach", "advertiser", "adv-1"));
+    assert.deepEqual([...(reach?.members ?? [])].sort(), ["u-1", "u-2"]);
+    const bad = h.batch(TOPICS.ads, [ad("e-5", "u 1")]);
+    assert.deepEqual(
+      bad.deadLetters.map((d) => d.reason),
+      ["invalid_userId"],
+    );
   });
 });
