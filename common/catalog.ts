@@ -1,7 +1,11 @@
 import { pathToFileURL } from "node:url";
 import { list, loadConfig } from "./config.ts";
+import { type CatalogExtension, type DerivedDef, type MetricDef, metric } from "./metricDef.ts";
 import { type AdFact, ads } from "./sources/ads.ts";
-import type { Fact, SourceDef } from "./sources/source.ts";
+
+export type { CatalogExtension, DerivedDef, MetricDef, MetricKind, Window } from "./metricDef.ts";
+
+import type { SourceDef } from "./sources/source.ts";
 import { type PaidOrderFact, type RefundFact, trade } from "./sources/trade.ts";
 
 // The catalog: the registry of sources (common/sources/) and the declarative list of metrics that the
@@ -11,70 +15,9 @@ import { type PaidOrderFact, type RefundFact, trade } from "./sources/trade.ts";
 //
 // A deployment can add sources, metrics and derived metrics without editing this file: CATALOG_EXTENSIONS
 // names modules whose default export is a CatalogExtension, loaded before any service reads the catalog.
-// Every entry is checked when the catalog loads; a metric naming an unknown source, fact or dimension stops
+// An extension imports what it needs from common/metricDef.ts and common/sources/, never this module: the
+// catalog is still loading it. Every entry is checked when the catalog loads; a metric naming an unknown source, fact or dimension stops
 // every service at start with a message naming it.
-
-export type MetricKind = "sum" | "count" | "distinct";
-export type Window = "day" | "minute";
-
-export interface MetricDef<F extends Fact = Fact> {
-  name: string;
-  title: string;
-  unit: "cents" | "micros" | "orders" | "buyers" | "events" | "users" | "refunds";
-  kind: MetricKind;
-  /** The source whose facts it counts, and which kind of them. */
-  source: string;
-  fact: F["kind"];
-  /** Dimensions with a business-day-to-date value (window `day`). */
-  dims: readonly (keyof F["dims"] & string)[];
-  /** Dimensions that also keep a per-minute series (window `minute`); kept small on purpose. */
-  minuteDims: readonly (keyof F["dims"] & string)[];
-  /** Monotonic within a business day: the gateway never lets such a value go down on screen. */
-  cumulative: boolean;
-  /**
-   * Version of `measure`: bump it when what a fact contributes changes. The link stores each metric's
-   * definition, and a processor refuses to add to values computed under another one (common/metricState.ts).
-   */
-  version?: number;
-  /**
-   * What one fact contributes: the amount to add (sum), 1 or 0 (count), or the member to add (distinct);
-   * null means the fact does not count for this metric.
-   */
-  measure: (fact: F) => number | string | null;
-}
-
-/** A value computed at read time from two catalog metrics on the same link, dimension, key and window. */
-export type DerivedDef =
-  | {
-      name: string;
-      title: string;
-      /** numerator / denominator * scale; null when the denominator is 0. */
-      op: "ratio";
-      of: readonly [string, string];
-      scale: number;
-      unit: "ratio" | "cents";
-    }
-  | {
-      name: string;
-      title: string;
-      /** first - second. */
-      op: "difference";
-      of: readonly [string, string];
-      unit: "cents" | "micros";
-      /** Monotonic within a day (so the no-dip guard applies); a difference usually is not. */
-      cumulative: boolean;
-    };
-
-export interface CatalogExtension {
-  sources?: readonly SourceDef[];
-  metrics?: readonly MetricDef<never>[];
-  derived?: readonly DerivedDef[];
-}
-
-/** Types a catalog entry against the fact it counts; the catalog holds them as MetricDef. */
-export function metric<F extends Fact>(def: MetricDef<F>): MetricDef {
-  return def as unknown as MetricDef;
-}
 
 const TRADE_DIMS = ["all", "seller", "category", "industry", "tier"] as const;
 const AD_DIMS = ["all", "advertiser"] as const;
@@ -252,7 +195,7 @@ export const SOURCES: readonly SourceDef[] = [
 ];
 export const METRICS: readonly MetricDef[] = [
   ...BUILT_IN_METRICS,
-  ...extensions.flatMap((e) => (e.metrics ?? []) as unknown as readonly MetricDef[]),
+  ...extensions.flatMap((e) => e.metrics ?? []),
 ];
 export const DERIVED: readonly DerivedDef[] = [
   ...BUILT_IN_DERIVED,

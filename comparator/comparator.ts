@@ -106,7 +106,7 @@ export class Comparator {
     const now = Date.now();
     this.clock = new BusinessClock(c.timeZone);
     this.probes = d.links.map(
-      (l) => new LinkProbe(l, c.probeTimeoutMs, Math.max(2_000, 4 * c.probeIntervalMs)),
+      (l) => new LinkProbe(l, this.clock, c.probeTimeoutMs, Math.max(2_000, 4 * c.probeIntervalMs)),
     );
     this.judge = new Judge(c.links, c, now);
     this.routingStore = new RoutingStore(d.consul, c.links);

@@ -83,6 +83,8 @@ export interface LinkJudgement {
   watermarkBehindMs: number | null;
   /** Per live metric: the median of the comparable links minus this link's value. */
   gaps: Record<string, number>;
+  /** Metrics left out of the comparisons because some link does not hold them whole for the day. */
+  notCompared: string[];
   observation: Observation;
 }
 
@@ -102,6 +104,7 @@ export function unknownJudgement(link: string, at: number): LinkJudgement {
     heartbeatAgeMs: null,
     watermarkBehindMs: null,
     gaps: {},
+    notCompared: [],
     observation: {
       link,
       at,
@@ -111,6 +114,7 @@ export function unknownJudgement(link: string, at: number): LinkJudgement {
       date: "",
       values: {},
       digests: {},
+      incomplete: [],
     },
   };
 }
@@ -193,8 +197,13 @@ export class Judge {
       });
     this.judgeLiveness(observations, raws, now);
     this.judgeProgress(observations, raws);
-    this.judgeDigests(observations, raws);
-    this.judgeGaps(observations, raws);
+    // A metric that some link does not hold whole for the day (new there, paused, not backfilled) would look
+    // like a disagreement: it is left out of every comparison, and the evidence says so.
+    const notCompared = [
+      ...new Set(observations.filter((o) => o.error === null).flatMap((o) => o.incomplete)),
+    ].sort();
+    this.judgeDigests(observations, raws, notCompared);
+    this.judgeGaps(observations, raws, notCompared);
 
     const changes: StateChange[] = [];
     const links = observations.map((o) => {
@@ -217,6 +226,7 @@ export class Judge {
         heartbeatAgeMs: raw.heartbeatAgeMs,
         watermarkBehindMs: raw.watermarkBehindMs,
         gaps: raw.gaps,
+        notCompared,
         observation: o,
       };
     });
@@ -301,9 +311,18 @@ export class Judge {
     }
   }
 
-  private judgeDigests(observations: readonly Observation[], raws: Map<string, Raw>): void {
+  private judgeDigests(
+    observations: readonly Observation[],
+    raws: Map<string, Raw>,
+    notCompared: readonly string[],
+  ): void {
     const answered = observations.filter((o) => o.error === null);
-    const minutes = new Set(answered.flatMap((o) => Object.keys(o.digests)));
+    // A digest field is "<HHMM>|<metric>" (common/keys.ts digestField).
+    const minutes = new Set(
+      answered
+        .flatMap((o) => Object.keys(o.digests))
+        .filter((f) => !notCompared.includes(f.split("|")[1] ?? "")),
+    );
     const mismatches = new Map<string, { minutes: string[]; first: Record<string, unknown> }>();
     const suspects = new Map<string, { minutes: string[]; first: Record<string, unknown> }>();
     const note = (
@@ -332,8 +351,10 @@ export class Judge {
         if (decisive && digest === majorityDigest) continue;
         note(decisive ? mismatches : suspects, o.link, minute, () => ({
           date: o.date,
-          minute,
+          minute: minute.split("|")[0],
+          metric: minute.split("|")[1] ?? null,
           digests: all,
+          notCompared,
           ...(decisive ? { majorityDigest, majorityLinks: majority.map((m) => m.link) } : {}),
         }));
       }
@@ -341,20 +362,24 @@ export class Judge {
     for (const [link, m] of mismatches) {
       (raws.get(link) as Raw).findings.push({
         rule: "digest_mismatch",
-        detail: `closed minute ${m.first.date} ${m.first.minute} differs from the majority (${m.minutes.length} minute(s) differ)`,
+        detail: `closed minute ${m.first.date} ${m.first.minute} of ${m.first.metric} differs from the majority (${m.minutes.length} minute digest(s) differ)`,
         evidence: { ...m.first, minutesDiffering: m.minutes.length, lastMinute: m.minutes.at(-1) },
       });
     }
     for (const [link, m] of suspects) {
       (raws.get(link) as Raw).suspicions.push({
         rule: "digest_mismatch",
-        detail: `closed minute ${m.first.date} ${m.first.minute} differs and no majority says which link is wrong`,
+        detail: `closed minute ${m.first.date} ${m.first.minute} of ${m.first.metric} differs and no majority says which link is wrong`,
         evidence: { ...m.first, minutesDiffering: m.minutes.length },
       });
     }
   }
 
-  private judgeGaps(observations: readonly Observation[], raws: Map<string, Raw>): void {
+  private judgeGaps(
+    observations: readonly Observation[],
+    raws: Map<string, Raw>,
+    notCompared: readonly string[],
+  ): void {
     // Only links that answered, are alive and keep up are compared: a lagging link reads smaller for a reason.
     const comparable = observations.filter(
       (o) =>
@@ -368,6 +393,10 @@ export class Judge {
     const bestWatermark = Math.max(...comparable.map((o) => o.progress.watermark));
     const window = this.settings.gapWindow;
     for (const metric of LIVE_METRICS) {
+      if (notCompared.includes(metric.name)) {
+        for (const o of comparable) this.track(o.link).gapSamples.delete(metric.name);
+        continue;
+      }
       const reference = median(comparable.map((o) => o.values[metric.name] ?? 0));
       for (const o of comparable) {
         const value = o.values[metric.name] ?? 0;
@@ -395,6 +424,7 @@ export class Judge {
             tolerance,
             windowProbes: window,
             comparedWith: comparable.map((c) => c.link),
+            notCompared,
             samples: [...samples],
           },
         };

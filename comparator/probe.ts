@@ -1,8 +1,10 @@
 import { Redis } from "ioredis";
 import { type Admin, Kafka, logLevel } from "kafkajs";
+import type { BusinessClock } from "../common/businessTime.ts";
 import { keys, partitionField } from "../common/keys.ts";
 import { type LinkProgress, readDigests, readProgress } from "../common/linkReader.ts";
 import type { LinkAddress } from "../common/links.ts";
+import { completeOn, type StoredMetric } from "../common/metricState.ts";
 import { INPUT_TOPICS } from "../common/topics.ts";
 import { LIVE_METRICS, NO_PROGRESS } from "./judge.ts";
 
@@ -20,8 +22,10 @@ export interface Observation {
   date: string;
   /** Day-to-date value of every live metric (dimension `all`). */
   values: Record<string, number>;
-  /** Digests of the closed minutes of `date`: HHMM -> sha1. */
+  /** Digests of the closed minutes of `date`, one per minute and metric: "<HHMM>|<metric>" -> sha1. */
   digests: Record<string, string>;
+  /** Live metrics this link's values of `date` do not cover whole (new, paused or not backfilled yet). */
+  incomplete: string[];
 }
 
 interface Offsets {
@@ -38,6 +42,7 @@ export class LinkProbe {
 
   constructor(
     readonly address: LinkAddress,
+    private readonly clock: BusinessClock,
     timeoutMs: number,
     kafkaFreshMs: number,
   ) {
@@ -71,23 +76,34 @@ export class LinkProbe {
     first: { progress: LinkProgress; error: string | null; lagRecords: number | null },
   ): Promise<Observation> {
     const base = { link: this.address.id, date, lagRecords: first.lagRecords, progress: first.progress };
-    if (first.error !== null) return { ...base, at: Date.now(), error: first.error, values: {}, digests: {} };
+    const unread = { values: {}, digests: {}, incomplete: [] };
+    if (first.error !== null) return { ...base, at: Date.now(), error: first.error, ...unread };
     try {
       const pipeline = this.redis.pipeline();
+      pipeline.hgetall(keys.metricStates);
       for (const m of LIVE_METRICS) pipeline.zscore(keys.day(date, m.name, "all"), "all");
       const [results, digests] = await Promise.all([
         pipeline.exec(),
         this.closedDigests(date, first.progress.closedThrough),
       ]);
-      const values: Record<string, number> = {};
-      LIVE_METRICS.forEach((m, i) => {
+      const reply = (i: number) => {
         const [err, v] = results?.[i] ?? [new Error("no reply")];
         if (err) throw err;
+        return v;
+      };
+      const states = reply(0) as Record<string, string>;
+      const values: Record<string, number> = {};
+      const incomplete: string[] = [];
+      LIVE_METRICS.forEach((m, i) => {
+        const v = reply(i + 1);
         values[m.name] = v === null || v === undefined ? 0 : Number(v);
+        const json = states[m.name];
+        const state = json === undefined ? undefined : (JSON.parse(json) as StoredMetric);
+        if (!completeOn(state, date, this.clock)) incomplete.push(m.name);
       });
-      return { ...base, at: Date.now(), error: null, values, digests };
+      return { ...base, at: Date.now(), error: null, values, digests, incomplete };
     } catch (err) {
-      return { ...base, at: Date.now(), error: (err as Error).message, values: {}, digests: {} };
+      return { ...base, at: Date.now(), error: (err as Error).message, ...unread };
     }
   }
 

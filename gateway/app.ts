@@ -74,7 +74,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     metrics,
     retry: deps.consulRetry,
   });
-  const pool = new LinkPool(config.linkAddresses, log.child({ part: "links" }), metrics);
+  const pool = new LinkPool(config.linkAddresses, clock, log.child({ part: "links" }), metrics);
   const router = new LinkRouter(pool, routing, {
     readTimeoutMs: config.readTimeoutMs,
     metrics,
@@ -93,6 +93,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     clock,
     staleServeMaxMs: config.staleServeMaxMs,
     metrics,
+    complete: (link, metric, date) => pool.complete(link, metric, date),
   });
   routing.onApply((doc, previous) => {
     if (previous?.active !== doc.active) cache.clear();
@@ -144,7 +145,14 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
         reply.header(ROUTING_VERSION_HEADER, String(routing.current?.version ?? 0));
         auth(req, reply, done);
       });
-      await api.register(catalogRoutes, { timeZone: config.timeZone });
+      await api.register(catalogRoutes, {
+        timeZone: config.timeZone,
+        incompleteThrough: (metric) => {
+          const active = routing.current?.active;
+          return active ? pool.incompleteThrough(active, metric) : null;
+        },
+        today: () => clock.dateOf(now()),
+      });
       await api.register(metricRoutes, dataOptions);
       await api.register(queryRoutes, dataOptions);
       await api.register(streamRoutes, {

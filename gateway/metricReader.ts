@@ -21,6 +21,8 @@ export interface Served<T> {
   asOf: string | null;
   /** Some value is not the link's current one: a last-known value, or a no-dip guarded one. */
   stale: boolean;
+  /** The answering link holds the asked day(s) of the metric(s) whole (a new metric is not, until backfilled). */
+  complete: boolean;
   routingVersion: number;
 }
 
@@ -28,6 +30,7 @@ export interface ValueResult extends ValueQuery {
   /** Integer units for catalog metrics; a ratio for derived ones (null when the denominator is 0). */
   value: number | null;
   stale: boolean;
+  complete: boolean;
 }
 
 export interface TopResult extends TopQuery {
@@ -52,6 +55,8 @@ export interface MetricReaderDeps {
   clock: BusinessClock;
   staleServeMaxMs: number;
   metrics: GatewayMetrics;
+  /** Whether a link holds a metric's business day whole (gateway/links/linkPool.ts). */
+  complete: (link: string, metric: string, date: string) => boolean;
 }
 
 export class MetricReader {
@@ -71,6 +76,7 @@ export class MetricReader {
   private valueServed(q: ValueQuery, answer: LinkAnswer<number | null>, linkStale: boolean) {
     const guarded = this.guard(q, answer.value);
     const stale = linkStale || guarded.raised;
+    const complete = this.deps.complete(answer.link, q.metric, q.date);
     // Spelt out rather than spread from q: this runs on every value request, and the spread showed.
     const data: ValueResult = {
       metric: q.metric,
@@ -81,8 +87,9 @@ export class MetricReader {
       minute: q.minute,
       value: guarded.value,
       stale,
+      complete,
     };
-    return this.result(answer, data, stale);
+    return this.result(answer, data, stale, complete);
   }
 
   /** Several values read together from one link. */
@@ -93,12 +100,15 @@ export class MetricReader {
       Promise.all(qs.map((q) => readValue(redis, clock, q))),
     );
     let stale = read.stale;
+    let complete = true;
     const data = qs.map((q, i) => {
       const guarded = this.guard(q, read.answer.value[i] as number | null);
       stale ||= guarded.raised;
-      return { ...q, value: guarded.value, stale: read.stale || guarded.raised };
+      const whole = this.deps.complete(read.answer.link, q.metric, q.date);
+      complete &&= whole;
+      return { ...q, value: guarded.value, stale: read.stale || guarded.raised, complete: whole };
     });
-    return this.result(read.answer, data, stale);
+    return this.result(read.answer, data, stale, complete);
   }
 
   async top(q: TopQuery): Promise<Served<TopResult>> {
@@ -112,7 +122,8 @@ export class MetricReader {
       return { key: e.key, value: guarded.value as number };
     });
     entries.sort((a, b) => b.value - a.value);
-    return this.result(read.answer, { ...q, entries }, stale);
+    const complete = this.deps.complete(read.answer.link, q.metric, q.date);
+    return this.result(read.answer, { ...q, entries }, stale, complete);
   }
 
   async series(q: SeriesQuery): Promise<Served<SeriesResult>> {
@@ -137,7 +148,11 @@ export class MetricReader {
       to: new Date(q.to).toISOString(),
       points: read.answer.value,
     };
-    return this.result(read.answer, data, read.stale);
+    const { link } = read.answer;
+    const complete =
+      this.deps.complete(link, q.metric, clock.dateOf(q.from)) &&
+      this.deps.complete(link, q.metric, clock.dateOf(q.to - 1));
+    return this.result(read.answer, data, read.stale, complete);
   }
 
   /** A fresh or cached link answer, or with no link answering a last-known one (stale), or a 503. */
@@ -173,12 +188,13 @@ export class MetricReader {
     return guarded;
   }
 
-  private result<T>(answer: LinkAnswer<unknown>, data: T, stale: boolean): Served<T> {
+  private result<T>(answer: LinkAnswer<unknown>, data: T, stale: boolean, complete: boolean): Served<T> {
     return {
       data,
       link: answer.link,
       asOf: answer.asOf,
       stale,
+      complete,
       routingVersion: this.deps.routing.current?.version ?? 0,
     };
   }

@@ -1,4 +1,5 @@
 import { writeFileSync } from "node:fs";
+import { catalogSettings } from "../common/catalog.ts";
 import { describeConfig, type SettingsSpec } from "../common/config.ts";
 import { comparatorSettings } from "../comparator/config.ts";
 import { consulDevSettings } from "../devstack/consul/config.ts";
@@ -12,6 +13,11 @@ import { processorSettings } from "../processor/config.ts";
 // code: `npm run docs:config` regenerates it and a test fails when it is stale.
 
 export const PARTS: [string, string, SettingsSpec][] = [
+  [
+    "Catalog",
+    "`common/catalog.ts`, read by every service, the offline recompute and the generator; a deployment sets it alike everywhere",
+    catalogSettings,
+  ],
   ["Processor", "`processor/main.ts`: one consumer-group member of one link", processorSettings],
   ["Gateway", "`gateway/main.ts`: the data API", gatewaySettings],
   ["Comparator", "`comparator/main.ts`: health, failover, ops console", comparatorSettings],

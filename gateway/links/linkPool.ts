@@ -1,13 +1,17 @@
 import { Redis } from "ioredis";
+import type { BusinessClock } from "../../common/businessTime.ts";
+import { findDerived } from "../../common/catalog.ts";
 import { readProgress } from "../../common/linkReader.ts";
 import type { LinkAddress } from "../../common/links.ts";
 import type { Logger } from "../../common/logger.ts";
+import { incompleteThrough, readMetricStates } from "../../common/metricState.ts";
 import type { GatewayMetrics } from "../metrics.ts";
 
 // One Redis connection per link, all kept open whichever link is active, so that a switch or a fallback
 // never waits for a connect. A command to a link whose connection is down fails at once instead of
 // queueing (no offline queue), which is what lets a read move on to a standby without waiting for a timeout.
-// Each link's watermark is polled in the background: it is the `asOf` of every value read from the link.
+// Each link's watermark is polled in the background: it is the `asOf` of every value read from the link; so is
+// the state of its metrics (common/metricState.ts): an answer says whether the link holds its day whole.
 
 const PROGRESS_EVERY_MS = 500;
 
@@ -35,6 +39,8 @@ interface Entry extends LinkConnection {
   lastError: string | null;
   watermark: number;
   heartbeat: number;
+  /** Metric -> the last business day it cannot vouch for (null: complete); null before the first read. */
+  incomplete: Map<string, string | null> | null;
 }
 
 export class LinkPool {
@@ -43,6 +49,7 @@ export class LinkPool {
 
   constructor(
     addresses: readonly LinkAddress[],
+    private readonly clock: BusinessClock,
     private readonly log: Logger,
     private readonly metrics: GatewayMetrics,
   ) {
@@ -62,6 +69,7 @@ export class LinkPool {
         lastError: null,
         watermark: 0,
         heartbeat: 0,
+        incomplete: null,
       };
       redis.on("ready", () => this.changed(entry, true));
       redis.on("close", () => this.changed(entry, false));
@@ -86,6 +94,29 @@ export class LinkPool {
   asOf(id: string): string | null {
     const watermark = this.entries.get(id)?.watermark ?? 0;
     return watermark > 0 ? new Date(watermark).toISOString() : null;
+  }
+
+  /**
+   * The last business day a link's values of a metric (base or derived) do not cover whole: null when they
+   * are complete; "9999-12-31" for a metric the link does not compute. Unknown until the link was read once.
+   */
+  incompleteThrough(id: string, metric: string): string | null {
+    const incomplete = this.entries.get(id)?.incomplete;
+    if (!incomplete) return null;
+    const derived = findDerived(metric);
+    const inputs = derived ? derived.of : [metric];
+    let through: string | null = null;
+    for (const input of inputs) {
+      const t = incomplete.has(input) ? (incomplete.get(input) as string | null) : "9999-12-31";
+      if (t !== null && (through === null || t > through)) through = t;
+    }
+    return through;
+  }
+
+  /** Whether the link's values of `metric` for business day `date` are the whole day's. */
+  complete(id: string, metric: string, date: string): boolean {
+    const through = this.incompleteThrough(id, metric);
+    return through === null || date > through;
   }
 
   anyConnected(): boolean {
@@ -132,9 +163,15 @@ export class LinkPool {
   private async pollProgressOf(entry: Entry): Promise<void> {
     if (entry.redis.status !== "ready") return;
     try {
-      const progress = await readProgress(entry.redis);
+      const [progress, states] = await Promise.all([
+        readProgress(entry.redis),
+        readMetricStates(entry.redis),
+      ]);
       entry.watermark = progress.watermark;
       entry.heartbeat = progress.heartbeat;
+      entry.incomplete = new Map(
+        Object.entries(states).map(([name, state]) => [name, incompleteThrough(state, this.clock)]),
+      );
     } catch (err) {
       entry.lastError = (err as Error).message;
     }

@@ -8,7 +8,17 @@ import { apiKeySecurity } from "./served.ts";
 
 const names = { type: "array", items: { type: "string" } } as const;
 
-export const catalogRoutes: FastifyPluginAsync<{ timeZone: string }> = async (app, { timeZone }) => {
+export interface CatalogRouteOptions {
+  timeZone: string;
+  /** On the active link: the last business day a metric does not hold whole (null: complete). */
+  incompleteThrough: (metric: string) => string | null;
+  today: () => string;
+}
+
+export const catalogRoutes: FastifyPluginAsync<CatalogRouteOptions> = async (
+  app,
+  { timeZone, incompleteThrough, today },
+) => {
   const body = {
     timeZone,
     windows: [
@@ -74,6 +84,16 @@ export const catalogRoutes: FastifyPluginAsync<{ timeZone: string }> = async (ap
                     cumulative: { type: "boolean" },
                     dims: names,
                     minuteDims: names,
+                    complete: {
+                      type: "boolean",
+                      description:
+                        "The active link holds today's values whole (false for a metric added to a running link until it is backfilled)",
+                    },
+                    incompleteThrough: {
+                      type: ["string", "null"],
+                      description:
+                        "The last business day the active link does not hold whole (null: every day is whole)",
+                    },
                     derivedFrom: {
                       ...names,
                       description: "its two inputs: numerator and denominator, or minuend and subtrahend",
@@ -87,6 +107,15 @@ export const catalogRoutes: FastifyPluginAsync<{ timeZone: string }> = async (ap
         },
       },
     },
-    async () => body,
+    async () => {
+      const date = today();
+      return {
+        ...body,
+        metrics: body.metrics.map((m) => {
+          const through = incompleteThrough(m.name);
+          return { ...m, complete: through === null || through < date, incompleteThrough: through };
+        }),
+      };
+    },
   );
 };

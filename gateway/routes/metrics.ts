@@ -49,7 +49,7 @@ function metricSchema(
       200: {
         type: "object",
         properties: { ...answers.properties, ...servedProperties },
-        required: [...answers.required, "asOf", "link", "stale"],
+        required: [...answers.required, "asOf", "link", "stale", "complete"],
       },
       ...errorResponses,
     },
@@ -150,6 +150,7 @@ function valueAnswer(reply: FastifyReply, served: Served<ValueResult>) {
     asOf: served.asOf,
     link: served.link,
     stale: served.stale,
+    complete: served.complete,
   };
 }
 

@@ -55,12 +55,13 @@ export const queryRoutes: FastifyPluginAsync<DataRouteOptions> = async (app, { r
                   properties: {
                     ...valueProperties,
                     stale: { type: "boolean" },
+                    complete: { type: "boolean" },
                   },
-                  required: ["metric", "dim", "key", "window", "date", "value", "stale"],
+                  required: ["metric", "dim", "key", "window", "date", "value", "stale", "complete"],
                 },
               },
             },
-            required: ["asOf", "link", "stale", "routingVersion", "results"],
+            required: ["asOf", "link", "stale", "complete", "routingVersion", "results"],
           },
           ...errorResponses,
         },
@@ -76,6 +77,7 @@ export const queryRoutes: FastifyPluginAsync<DataRouteOptions> = async (app, { r
         asOf: served.asOf,
         link: served.link,
         stale: served.stale,
+        complete: served.complete,
         routingVersion: served.routingVersion,
         results: served.data,
       };

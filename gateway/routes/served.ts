@@ -22,10 +22,16 @@ export function setServedHeaders(
   reply.header(ROUTING_VERSION_HEADER, String(served.routingVersion));
 }
 
-/** Sets the served-by headers and gives the body: the answer's fields plus asOf, link and stale. */
+/** Sets the served-by headers and gives the body: the answer's fields plus asOf, link, stale and complete. */
 export function answer<T extends object>(reply: FastifyReply, served: Served<T>) {
   setServedHeaders(reply, served);
-  return { ...served.data, asOf: served.asOf, link: served.link, stale: served.stale };
+  return {
+    ...served.data,
+    asOf: served.asOf,
+    link: served.link,
+    stale: served.stale,
+    complete: served.complete,
+  };
 }
 
 export const apiKeySecurity = [{ apiKey: [] }];
@@ -39,5 +45,10 @@ export const servedProperties = {
   stale: {
     type: "boolean",
     description: "A last-known value (no link answered) or a value held up by the no-dip guard",
+  },
+  complete: {
+    type: "boolean",
+    description:
+      "false when the answering link does not hold the asked day of the metric whole: a metric added to a running link counts from when it was added until it is backfilled",
   },
 } as const;

@@ -1,6 +1,8 @@
 import type { Redis } from "ioredis";
 import type { BusinessClock } from "../../common/businessTime.ts";
+import { METRICS } from "../../common/catalog.ts";
 import { keys } from "../../common/keys.ts";
+import { incompleteThrough, readMetricStates } from "../../common/metricState.ts";
 
 export interface Difference {
   what: string;
@@ -47,7 +49,7 @@ function compareMaps(
   }
 }
 
-/** `os:m:<date>:<HHMM>` or `os:digest:<date>` -> the instant its minute (or day) starts. */
+/** `os:m:<date>:<HHMM>` -> the instant its minute starts. */
 function minuteStartOf(clock: BusinessClock, minuteKey: string): number {
   const [, , date, hhmm] = minuteKey.split(":");
   return clock.instantOf(date as string, hhmm as string);
@@ -55,10 +57,34 @@ function minuteStartOf(clock: BusinessClock, minuteKey: string): number {
 
 /**
  * Compares a link with the recompute: every day value of every metric, dimension and key; every minute both
- * have closed (values and digests); and the counters of rejected and late input.
+ * have closed (values and digests); and the counters of rejected and late input. Metrics in `skip` (those the
+ * link does not hold whole: common/metricState.ts) are left out; the caller reports them.
  */
-export async function diffLinks(link: Redis, recomputed: Redis, clock: BusinessClock): Promise<Difference[]> {
-  const out: Difference[] = [];
+export async function diffLinks(
+  link: Redis,
+  recomputed: Redis,
+  clock: BusinessClock,
+  skip: ReadonlySet<string> = new Set(),
+): Promise<Difference[]> {
+  const all: Difference[] = [];
+  await collectDifferences(link, recomputed, clock, all);
+  return all.filter((d) => !skip.has(metricOf(d)));
+}
+
+/** The metric a difference is about ("" for counters): from the key, the field or the digest field. */
+function metricOf(d: Difference): string {
+  if (d.what === "day") return d.key.split(":")[3] ?? "";
+  if (d.what === "minute") return d.field.split("|")[0] ?? "";
+  if (d.what === "digest") return d.field.split("|")[1] ?? "";
+  return "";
+}
+
+async function collectDifferences(
+  link: Redis,
+  recomputed: Redis,
+  clock: BusinessClock,
+  out: Difference[],
+): Promise<void> {
   const dayKeys = new Set([...(await scanKeys(link, "os:d:*")), ...(await scanKeys(recomputed, "os:d:*"))]);
   for (const key of [...dayKeys].sort())
     compareMaps("day", key, await zsetOf(link, key), await zsetOf(recomputed, key), out);
@@ -81,7 +107,11 @@ export async function diffLinks(link: Redis, recomputed: Redis, clock: BusinessC
   for (const key of [...digestKeys].sort()) {
     const date = key.split(":")[2] as string;
     const closedOnly = (m: Map<string, string>) =>
-      new Map([...m].filter(([hhmm]) => clock.instantOf(date, hhmm) + 60_000 <= closedBoth));
+      new Map(
+        [...m].filter(
+          ([field]) => clock.instantOf(date, field.split("|")[0] as string) + 60_000 <= closedBoth,
+        ),
+      );
     compareMaps(
       "digest",
       key,
@@ -99,7 +129,6 @@ export async function diffLinks(link: Redis, recomputed: Redis, clock: BusinessC
     counters(await hashOf(recomputed, keys.counters)),
     out,
   );
-  return out;
 }
 
 export function formatDifferences(diffs: readonly Difference[], limit = 50): string {
@@ -112,4 +141,15 @@ export function formatDifferences(diffs: readonly Difference[], limit = 50): str
   });
   if (diffs.length > limit) lines.push(`  … and ${diffs.length - limit} more`);
   return lines.join("\n");
+}
+
+/** Metrics a link does not hold whole (new and not backfilled, paused, absent), with the last such day. */
+export async function incompleteMetrics(link: Redis, clock: BusinessClock): Promise<Map<string, string>> {
+  const states = await readMetricStates(link);
+  const out = new Map<string, string>();
+  for (const m of METRICS) {
+    const through = incompleteThrough(states[m.name], clock);
+    if (through !== null) out.set(m.name, through);
+  }
+  return out;
 }

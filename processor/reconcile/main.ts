@@ -4,7 +4,7 @@ import { BusinessClock } from "../../common/businessTime.ts";
 import { keys } from "../../common/keys.ts";
 import { createLogger } from "../../common/logger.ts";
 import { CategoryIndustry, SellerTiers } from "../dimensions.ts";
-import { diffLinks, formatDifferences } from "./diff.ts";
+import { diffLinks, formatDifferences, incompleteMetrics } from "./diff.ts";
 import { expectedPartitionsOf, recompute } from "./recompute.ts";
 import { kafkaTopics, truthFile } from "./sources.ts";
 
@@ -75,7 +75,12 @@ try {
   );
   categories.close();
   if (process.stderr.isTTY) process.stderr.write("\n");
-  const diffs = await diffLinks(link, scratch, clock);
+  const incomplete = await incompleteMetrics(link, clock);
+  const diffs = await diffLinks(link, scratch, clock, new Set(incomplete.keys()));
+  for (const [metric, through] of incomplete)
+    process.stdout.write(
+      `reconcile: ${metric} not compared: the link does not hold it whole (through ${through}; backfill it)\n`,
+    );
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   if (diffs.length === 0) {
     process.stdout.write(`reconcile: ${total} records recomputed in ${seconds}s; the link matches exactly\n`);

@@ -164,10 +164,10 @@ describe("comparator: judging and automatic failover", () => {
 
   it("marks the link whose closed minute differs from the majority diverged, and only it", async () => {
     const closedThrough = Date.now() - 60_000;
-    const digests = { "1000": "d0", "1001": "d1" };
+    const digests = { "1000|gmv": "d0", "1001|gmv": "d1" };
     await probe(stack, c, 3, (l) => ({
       closedThrough,
-      digests: l === "c" ? { ...digests, "1001": "other" } : digests,
+      digests: l === "c" ? { ...digests, "1001|gmv": "other" } : digests,
     }));
     assert.deepEqual(await linkStates(c), { a: "healthy", b: "healthy", c: "diverged" });
     const [change] = (await audit(c)).filter((r) => r.kind === "state_change" && r.to === "diverged");
@@ -386,7 +386,10 @@ describe("comparator: two links, and two replicas", () => {
     try {
       await c.comparator.leader.start();
       const closedThrough = Date.now() - 60_000;
-      await probe(stack, c, 6, (l) => ({ closedThrough, digests: { "1000": l === "a" ? "d0" : "other" } }));
+      await probe(stack, c, 6, (l) => ({
+        closedThrough,
+        digests: { "1000|gmv": l === "a" ? "d0" : "other" },
+      }));
       assert.deepEqual(await linkStates(c), { a: "healthy", b: "healthy" });
       const suspects = (await audit(c)).filter((r) => r.kind === "suspect");
       assert.deepEqual(suspects.map((r) => r.link).sort(), ["a", "b"]);

@@ -14,6 +14,7 @@ import { type BuiltComparator, buildComparator } from "../../comparator/app.ts";
 import { comparatorSettings } from "../../comparator/config.ts";
 import { type ConsulDevServer, startConsulDevServer } from "../../devstack/consul/server.ts";
 import { type RunningRedis, startRedis } from "../../devstack/redis/launcher.ts";
+import { registerCompleteMetrics } from "../support/metricStates.ts";
 
 // What the comparator's integration tests share: a Consul dev server, a redis-server per link, links whose
 // state a test writes straight into Redis as a processor would, and comparators built in-process.
@@ -129,6 +130,7 @@ export async function writeLink(stack: Stack, link: string, f: LinkFixture = {})
     tx.hset(keys.offsets, tp, 10);
   }
   tx.set(keys.closedThrough, f.closedThrough ?? 0);
+  registerCompleteMetrics(tx);
   if (f.digests) {
     tx.del(keys.digests(date));
     tx.hset(keys.digests(date), f.digests);

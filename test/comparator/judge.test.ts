@@ -24,6 +24,7 @@ interface LinkInput {
   lagRecords?: number | null;
   values?: Record<string, number>;
   digests?: Record<string, string>;
+  incomplete?: string[];
   closedThrough?: number;
 }
 
@@ -43,6 +44,7 @@ function observation(link: string, now: number, input: LinkInput = {}): Observat
     date: "2026-11-21",
     values: input.values ?? { gmv: 1_000 },
     digests: input.digests ?? {},
+    incomplete: input.incomplete ?? [],
   };
 }
 
@@ -165,17 +167,18 @@ describe("judge: lagging", () => {
 });
 
 describe("judge: diverged by closed-minute digests", () => {
-  const agreeing = { "1200": "d0", "1201": "d1", "1202": "d2" };
+  const agreeing = { "1200|gmv": "d0", "1201|gmv": "d1", "1202|gmv": "d2" };
 
   it("marks the link whose closed minute differs from the majority diverged, and only that link", () => {
     for (const odd of ["a", "b", "c"]) {
       const run = Run.healthy(["a", "b", "c"]);
-      run.steps(3, (l) => ({ digests: l === odd ? { ...agreeing, "1201": "other" } : agreeing }));
+      run.steps(3, (l) => ({ digests: l === odd ? { ...agreeing, "1201|gmv": "other" } : agreeing }));
       for (const l of ["a", "b", "c"])
         assert.equal(run.state(l), l === odd ? "diverged" : "healthy", `odd=${odd}`);
       const f = run.of(odd).findings[0];
       assert.equal(f?.rule, "digest_mismatch");
       assert.equal(f?.evidence.minute, "1201");
+      assert.equal(f?.evidence.metric, "gmv");
       assert.equal(f?.evidence.majorityDigest, "d1");
       assert.deepEqual(f?.evidence.digests, { a: "d1", b: "d1", c: "d1", [odd]: "other" });
     }
@@ -184,8 +187,8 @@ describe("judge: diverged by closed-minute digests", () => {
   it("compares a minute only among the links that have closed it", () => {
     const run = Run.healthy(["a", "b", "c"]);
     const digests: Record<string, Record<string, string>> = {
-      a: { "1200": "d0" },
-      b: { "1200": "d0", "1201": "x" },
+      a: { "1200|gmv": "d0" },
+      b: { "1200|gmv": "d0", "1201|gmv": "x" },
       c: agreeing,
     };
     run.steps(3, (l) => ({ digests: digests[l] }));
@@ -197,7 +200,7 @@ describe("judge: diverged by closed-minute digests", () => {
 
   it("with only two links reports both as suspect and judges neither", () => {
     const run = Run.healthy(["a", "b"]);
-    run.steps(5, (l) => ({ digests: l === "a" ? agreeing : { ...agreeing, "1202": "x" } }));
+    run.steps(5, (l) => ({ digests: l === "a" ? agreeing : { ...agreeing, "1202|gmv": "x" } }));
     assert.equal(run.state("a"), "healthy");
     assert.equal(run.state("b"), "healthy");
     assert.equal(run.of("a").suspicions.length, 1);
@@ -212,6 +215,23 @@ describe("judge: diverged by closed-minute digests", () => {
     assert.equal(run.state("a"), "healthy");
     assert.equal(run.state("b"), "healthy");
     assert.equal(run.state("c"), "down");
+  });
+
+  it("leaves out a metric that some link does not hold whole for the day, and says so", () => {
+    const run = Run.healthy(["a", "b", "c"]);
+    const digests = { "1200|gmv": "d0", "1200|ad_reach": "r0" };
+    run.steps(3, (l) => ({
+      digests: l === "c" ? { ...digests, "1200|ad_reach": "other" } : digests,
+      incomplete: l === "c" ? ["ad_reach"] : [],
+    }));
+    for (const l of ["a", "b", "c"]) assert.equal(run.state(l), "healthy");
+    assert.deepEqual(run.of("a").notCompared, ["ad_reach"]);
+    run.steps(3, (l) => ({
+      digests: l === "c" ? { ...digests, "1200|gmv": "other" } : digests,
+      incomplete: l === "c" ? ["ad_reach"] : [],
+    }));
+    assert.equal(run.state("c"), "diverged", "the metrics every link holds are still compared");
+    assert.deepEqual(run.of("c").findings[0]?.evidence.notCompared, ["ad_reach"]);
   });
 });
 

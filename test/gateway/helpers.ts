@@ -21,6 +21,7 @@ import { type ConsulDevServer, startConsulDevServer } from "../../devstack/consu
 import { type RunningRedis, startRedis } from "../../devstack/redis/launcher.ts";
 import { buildGateway } from "../../gateway/app.ts";
 import { loadGatewayConfig } from "../../gateway/config.ts";
+import { registerCompleteMetrics } from "../support/metricStates.ts";
 
 // A gateway in-process against real links (a redis-server per link, written to in the processor's key
 // layout) and the Consul dev server, with a clock the tests move by hand and a log they can read.
@@ -111,6 +112,7 @@ export function useHarness(linkIds: string[] = ["a", "b", "c"]): Harness {
     for (const redis of started) {
       const client = new Redis(redis.url, { maxRetriesPerRequest: 1 });
       client.on("error", () => {}); // tests stop links on purpose
+      await registerCompleteMetrics(client.multi()).exec();
       h.links[redis.linkId] = { id: redis.linkId, redis, client };
     }
     h.consulServer = await startConsulDevServer({ port: 0, dataFile: join(h.dir, "consul.json") });
