@@ -654,6 +654,8 @@ export class Comparator {
       closedThrough: j.observation.progress.closedThrough,
       values: j.observation.values,
       gaps: j.gaps,
+      incomplete: j.observation.incomplete,
+      notCompared: j.notCompared,
     }));
   }
 

@@ -17,6 +17,7 @@ import type { Kafka, KafkaMessage } from "kafkajs";
 import { sourceOfTopic } from "../common/catalog.ts";
 import { keys } from "../common/keys.ts";
 import { INPUT_TOPICS } from "../common/topics.ts";
+import { generatorDefaults } from "../devstack/generator/config.ts";
 import { runGenerator } from "../devstack/generator/run.ts";
 import { prepareDimensions } from "../test/support/feed.ts";
 import {
@@ -197,21 +198,41 @@ async function latencyAtRate(link: TestLink, rate: number, seconds: number) {
   };
 }
 
-const link = await startTestLink("bench", PARTITIONS);
-try {
-  const dims = await prepareDimensions([link]);
+/** Pre-produces the benchmark's events into a link; `refundFraction` of paid orders get a refund. */
+async function produce(target: TestLink, refundFraction: number): Promise<number> {
   status(`producing ${EVENTS.toLocaleString()} events into ${PARTITIONS} partitions per topic`);
   const produced = await runGenerator({
-    links: [{ id: link.id, brokers: [link.kafka.bootstrap] }],
+    links: [{ id: target.id, brokers: [target.kafka.bootstrap] }],
     partitions: PARTITIONS,
     seed: "bench",
     startTime: Date.now() - 3_600_000,
     rate: 0,
     count: EVENTS,
     peakMultiplier: 1,
+    refundFraction,
     progress: false,
   });
-  const total = produced.links[0]?.sent ?? EVENTS;
+  return produced.links[0]?.sent ?? EVENTS;
+}
+
+/** The same catch-up on a link of its own, fed the same model without refunds: what the refunds source costs. */
+async function withoutRefunds(): Promise<{ rate: number; cpuMicrosPerEvent: number }> {
+  const plain = await startTestLink("bench-no-refunds", PARTITIONS);
+  try {
+    const dims = await prepareDimensions([plain]);
+    const total = await produce(plain, 0);
+    const measured = await processorRate(plain, dims.categoryIndustry, total, null);
+    await stopProcessor(measured.processor);
+    return measured;
+  } finally {
+    await plain.stop();
+  }
+}
+
+const link = await startTestLink("bench", PARTITIONS);
+try {
+  const dims = await prepareDimensions([link]);
+  const total = await produce(link, generatorDefaults().refundFraction);
   const bare = await referenceConsumer(link.kafkaClient, total, () => {});
   status("bare consumer done; parse-only consumer");
   const parseOnly = await referenceConsumer(link.kafkaClient, total, parseJson);
@@ -238,6 +259,7 @@ try {
     : processor;
   const latency = await latencyAtRate(link, Number(args.rate), Number(args.seconds));
   await stopProcessor(latencyProcessor);
+  const plain = await withoutRefunds();
 
   console.log(
     `\nprocessor benchmark: ${total.toLocaleString()} pre-produced events, ${PARTITIONS} partitions per topic`,
@@ -253,6 +275,12 @@ try {
   console.log(
     `\nthe processor used ${cpuMicrosPerEvent.toFixed(1)} µs of CPU per event during the catch-up ` +
       "(steadier than events/s on a shared machine)",
+  );
+  console.log(
+    `the same input without refunds (a link of its own): ${plain.rate.toFixed(0)} events/s, ` +
+      `${plain.cpuMicrosPerEvent.toFixed(1)} µs of CPU per event; with ${(100 * generatorDefaults().refundFraction).toFixed(0)}% ` +
+      `of paid orders refunded: ${processed.toFixed(0)} events/s, ${cpuMicrosPerEvent.toFixed(1)} µs ` +
+      `(ratio ${(processed / plain.rate).toFixed(2)} in events/s, ${(cpuMicrosPerEvent / plain.cpuMicrosPerEvent).toFixed(2)} in CPU)`,
   );
   console.log(
     `Redis was busy ${((100 * redisBusy * 1000) / elapsedMs).toFixed(0)}% of the processor's catch-up ` +

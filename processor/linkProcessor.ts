@@ -51,6 +51,7 @@ export class LinkProcessor {
   private joined = false;
   private redisLostSince: number | null = null;
   private stopping = false;
+  private closingWarnedAt = 0;
 
   constructor(private readonly d: LinkProcessorDeps) {
     const c = d.config;
@@ -288,12 +289,22 @@ export class LinkProcessor {
   private async beat(): Promise<void> {
     const partitions: Record<string, number[]> = this.assigned;
     await this.store.heartbeat(this.memberId, { link: this.d.config.linkId, pid: process.pid, partitions });
-    const { closedThrough, closedNow } = await this.store.closeMinutes(
+    const { closedThrough, closedNow, waitingFor } = await this.store.closeMinutes(
       this.clock,
       this.d.config.latenessMs,
       this.d.config.keyTtlSeconds,
     );
     if (closedThrough > 0) this.d.metrics.closedThrough.set(closedThrough);
+    this.d.metrics.closingWaitsFor.set(waitingFor);
+    // Closing needs a watermark from every input partition, or a record arriving later on an idle one could
+    // land in a minute already digested on one link and not on another: say so rather than wait silently.
+    if (waitingFor > 0 && Date.now() - this.closingWarnedAt > 60_000) {
+      this.closingWarnedAt = Date.now();
+      this.d.log.warn(
+        { partitionsWithoutRecords: waitingFor },
+        "minutes are not closing: some input partitions have had no record yet (a new or idle topic)",
+      );
+    }
     if (closedNow > 0) this.d.log.debug({ closedThrough, closedNow }, "minutes closed");
   }
 

@@ -178,7 +178,7 @@ export class LinkStore {
     clock: BusinessClock,
     latenessMs: number,
     ttlSeconds: number,
-  ): Promise<{ closedThrough: number; closedNow: number }> {
+  ): Promise<{ closedThrough: number; closedNow: number; waitingFor: number }> {
     const [closed, first, expected, maxEts] = await Promise.all([
       this.redis.get(keys.closedThrough),
       this.redis.hget(keys.meta, "firstMinuteTime"),
@@ -187,21 +187,22 @@ export class LinkStore {
     ]);
     const closedThrough = closed === null ? 0 : Number(closed);
     const start = closed !== null ? closedThrough : first !== null ? Number(first) : null;
-    if (start === null || expected === null || maxEts.length < Number(expected))
-      return { closedThrough, closedNow: 0 };
+    const waitingFor = expected === null ? 0 : Math.max(0, Number(expected) - maxEts.length);
+    if (start === null || expected === null || waitingFor > 0)
+      return { closedThrough, closedNow: 0, waitingFor };
     const closeTo = Math.min(...maxEts.map(Number)) - latenessMs;
     const candidates: [string, string, string, string][] = [];
     for (let t = start; t + 60_000 <= closeTo && candidates.length < MAX_MINUTES_PER_CLOSE; t += 60_000) {
       const b = clock.bucket(t);
       candidates.push([String(t), keys.minute(b.date, b.minute), keys.digests(b.date), b.minute]);
     }
-    if (candidates.length === 0) return { closedThrough, closedNow: 0 };
+    if (candidates.length === 0) return { closedThrough, closedNow: 0, waitingFor };
     const [through, count] = (await closeMinutesScript.run(
       this.redis,
       [keys.maxEventTime, keys.closedThrough, keys.meta],
       [latenessMs, Number(expected), ttlSeconds, JSON.stringify(candidates)],
     )) as [number, number];
-    return { closedThrough: Number(through), closedNow: Number(count) };
+    return { closedThrough: Number(through), closedNow: Number(count), waitingFor };
   }
 
   async heartbeat(memberId: string, body: object): Promise<void> {

@@ -53,6 +53,11 @@ export function processorMetrics(registry: Registry) {
       help: "Every minute ending at or before this instant is closed and digested on this link.",
       registers,
     }),
+    closingWaitsFor: new Gauge({
+      name: "oneservice_processor_closing_waits_for_partitions",
+      help: "Input partitions that have had no record yet: minutes close only once every input partition has a watermark.",
+      registers,
+    }),
     assigned: new Gauge({
       name: "oneservice_processor_assigned_partitions",
       help: "Partitions assigned to this member.",

@@ -103,6 +103,7 @@ function card(link) {
     ["lag", "Kafka lag"],
     ["value", "Live value"],
     ["gap", "Gap to the others"],
+    ["incomplete", "Incomplete metrics"],
     ["eligible", "Failover target"],
   ]) {
     facts.append(el("dt", "", label));
@@ -140,6 +141,10 @@ function renderLinks(links, routing) {
     c.fields.lag.textContent = link.lagRecords === null ? "unknown" : `${number(link.lagRecords)} records`;
     c.fields.value.textContent = `${metric} ${number(link.values[metric])}`;
     c.fields.gap.textContent = number(link.gaps[metric]);
+    // A metric added to a running link counts from then on: not whole for the day until backfilled, so it
+    // is left out of every comparison.
+    c.fields.incomplete.textContent =
+      link.incomplete.length === 0 ? "none" : `${link.incomplete.join(", ")} (not compared until backfilled)`;
     c.fields.eligible.textContent =
       link.state !== "healthy"
         ? "no"

@@ -81,5 +81,16 @@ export const linkViewSchema = {
     closedThrough: { type: "number" },
     values: numbersByName,
     gaps: numbersByName,
+    incomplete: {
+      type: "array",
+      items: { type: "string" },
+      description:
+        "Metrics this link does not hold whole for the day (added since it began, paused, not backfilled)",
+    },
+    notCompared: {
+      type: "array",
+      items: { type: "string" },
+      description: "Metrics left out of every comparison because some link does not hold them whole",
+    },
   },
 } as const;

@@ -269,4 +269,18 @@ describe("live catalog", () => {
     assert.equal(await stopProcessor(pa), 0);
     assert.equal(await stopProcessor(pb), 0);
   });
+
+  it("refuses to start on an unregistered source or a registered topic its Kafka lacks, naming it", async () => {
+    const link = await startTestLink("z", PARTITIONS);
+    links.push(link);
+    const unregistered = processor(link, "", "test/catalog/unregisteredSourceExtension.ts");
+    assert.notEqual(await unregistered.exited, 0);
+    assert.match(unregistered.output(), /metric clicks reads source clicks, which is not registered/);
+    const capped = processor(link, "", "", { SOURCE_RATE_CAPS: "trade=100,clicks=5" });
+    assert.equal(await capped.exited, 1);
+    assert.match(capped.output(), /SOURCE_RATE_CAPS=.*clicks is not a source; sources: trade, ads/);
+    const missing = processor(link, "", "test/catalog/missingTopicExtension.ts");
+    assert.equal(await missing.exited, 3);
+    assert.match(missing.output(), /the link's Kafka has no topic web\.clicks/);
+  });
 });

@@ -193,6 +193,20 @@ describe("comparator: judging and automatic failover", () => {
     assert.match(routing?.reason ?? "", /gmv reads smaller than the others/);
   });
 
+  it("leaves a metric that a link does not hold whole out of the comparison, and shows why", async () => {
+    await probe(stack, c, 10, (l, n) => ({
+      values: { gmv: l === "a" ? 1_000 + 90 * n : 1_000 + 100 * n },
+      addedNow: l === "a" ? ["gmv"] : [],
+    }));
+    assert.equal((await linkStates(c)).a, "healthy", "gmv is not compared while a does not hold it whole");
+    const { json } = await http(c, "GET", "/v1/links");
+    const views = json.links as { id: string; incomplete: string[]; notCompared: string[] }[];
+    assert.deepEqual(views.find((v) => v.id === "a")?.incomplete, ["gmv"]);
+    assert.deepEqual(views.find((v) => v.id === "b")?.notCompared, ["gmv"]);
+    await probe(stack, c, 10, (l, n) => ({ values: { gmv: l === "a" ? 2_000 + 90 * n : 2_000 + 100 * n } }));
+    assert.equal((await linkStates(c)).a, "diverged", "compared again once every link holds it whole");
+  });
+
   it("does not move the routing for a link that flaps faster than the hysteresis", async () => {
     await probe(stack, c, 30, (l, n) => (l === "a" && n % 2 === 0 ? STALE : {}));
     assert.equal((await linkStates(c)).a, "healthy");

@@ -113,6 +113,8 @@ export interface LinkFixture {
   digests?: Record<string, string>;
   closedThrough?: number;
   values?: Record<string, number>;
+  /** Metrics added to the link just now (common/metricState.ts): not whole for today. */
+  addedNow?: string[];
 }
 
 /** Writes a link's state as its processor would: heartbeat, watermarks, closed minutes, live values. */
@@ -131,6 +133,13 @@ export async function writeLink(stack: Stack, link: string, f: LinkFixture = {})
   }
   tx.set(keys.closedThrough, f.closedThrough ?? 0);
   registerCompleteMetrics(tx);
+  for (const metric of f.addedNow ?? []) {
+    const state = JSON.parse((await client.hget(keys.metricStates, metric)) ?? "{}") as Record<
+      string,
+      unknown
+    >;
+    tx.hset(keys.metricStates, metric, JSON.stringify({ ...state, since: { eventTime: now, offsets: {} } }));
+  }
   if (f.digests) {
     tx.del(keys.digests(date));
     tx.hset(keys.digests(date), f.digests);

@@ -4,7 +4,8 @@ import type { TestLink } from "./links.ts";
 
 // A small deterministic producer that writes the same events, partition by partition, to several links'
 // Kafkas: every tick, on every partition, one paid order (an order and its payment, co-partitioned) and one
-// ad impression, all at the tick's event time. Event time starts at `startTime` and advances `speed` times
+// ad impression, all at the tick's event time, and every third tick a refund of part of that order (every
+// input partition needs records for minutes to close). Event time starts at `startTime` and advances `speed` times
 // faster than the wall clock, so tests see minutes close in seconds. One link's data can be made wrong on
 // purpose (`dropOnLink`): that link then misses every other ad event of one partition.
 
@@ -48,6 +49,7 @@ export async function startIdenticalFeed(
         const ads = [];
         const orders = [];
         const payments = [];
+        const refunds = [];
         for (let p = 0; p < opts.partitions; p++) {
           const orderId = `o-${tick}-${p}`;
           const buyerId = `u-${(tick * 7 + p) % 97}`;
@@ -71,6 +73,12 @@ export async function startIdenticalFeed(
             key: orderId,
             value: JSON.stringify({ paymentId: `pay-${tick}-${p}`, orderId, buyerId, amount, eventTime }),
           });
+          if (tick % 3 === 0)
+            refunds.push({
+              partition: p,
+              key: orderId,
+              value: JSON.stringify({ refundId: `r-${tick}-${p}`, orderId, amount: 100, eventTime }),
+            });
           if (drop?.link === link.id && drop.partition === p && tick % 2 === 0) continue;
           ads.push({
             partition: p,
@@ -88,6 +96,7 @@ export async function startIdenticalFeed(
           topicMessages: [
             { topic: TOPICS.orders, messages: orders },
             { topic: TOPICS.payments, messages: payments },
+            { topic: TOPICS.refunds, messages: refunds },
             { topic: TOPICS.ads, messages: ads },
           ],
         });
