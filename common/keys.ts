@@ -18,6 +18,11 @@ export const keys = {
   maxEventTime: `${P}:maxet`,
   /** STRING epoch ms: every minute that ends at or before it is closed on this link (digest written). */
   closedThrough: `${P}:closed`,
+  /**
+   * STRING JSON {by, reason, at}, with a TTL the holder keeps refreshing: while it exists no batch is applied
+   * and no minute closed (the seeds' external stop flag). A repair holds it; if the repair dies it expires.
+   */
+  pause: `${P}:pause`,
   /** HASH member id -> JSON heartbeat {ts, link, partitions: {"topic:p": {offset, maxEventTime}}}. */
   heartbeats: `${P}:hb`,
   /** HASH counter name -> integer: late events, dead letters by reason, data loss incidents. */

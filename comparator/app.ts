@@ -13,10 +13,12 @@ import { opsRoutes } from "../common/opsRoutes.ts";
 import { createMetricsRegistry } from "../common/telemetry.ts";
 import { Comparator, type ComparatorConfig } from "./comparator.ts";
 import { comparatorMetrics } from "./metrics.ts";
+import { Repairs } from "./repairs.ts";
 import { auditRoutes } from "./routes/audit.ts";
 import { consoleRoutes } from "./routes/console.ts";
 import { linksRoutes } from "./routes/links.ts";
 import { operationsRoutes } from "./routes/operations.ts";
+import { repairStatusRoutes } from "./routes/repairs.ts";
 import { routingRoutes } from "./routes/routing.ts";
 
 // Wires the comparator's loop to its HTTP side. Nothing starts on its own: `listen` serves HTTP, then the
@@ -62,10 +64,21 @@ export async function buildComparator(opts: ComparatorOptions): Promise<BuiltCom
     registry,
     readiness: [{ name: "comparator", check: () => comparator.readiness() }],
   });
-  await app.register(linksRoutes, { comparator });
+  const repairs = new Repairs(
+    opts.links,
+    { consulAddr: config.consulAddr, consulToken: config.consulToken, auditFile: config.auditFile },
+    log.child({ part: "repair" }),
+  );
+  await app.register(linksRoutes, { comparator, repairs });
+  await app.register(repairStatusRoutes, { repairs, links: config.links });
   await app.register(routingRoutes, { comparator });
   await app.register(auditRoutes, { comparator });
-  await app.register(operationsRoutes, { comparator, links: config.links, adminToken: config.adminToken });
+  await app.register(operationsRoutes, {
+    comparator,
+    repairs,
+    links: config.links,
+    adminToken: config.adminToken,
+  });
   await app.register(consoleRoutes);
 
   return {
@@ -77,6 +90,7 @@ export async function buildComparator(opts: ComparatorOptions): Promise<BuiltCom
       return url;
     },
     close: async () => {
+      repairs.close();
       await comparator.close();
       await app.close();
       consul.destroy();
@@ -84,7 +98,7 @@ export async function buildComparator(opts: ComparatorOptions): Promise<BuiltCom
   };
 }
 
-function consulClient(addr: string, token: string): Consul {
+export function consulClient(addr: string, token: string): Consul {
   const url = new URL(addr.includes("://") ? addr : `http://${addr}`);
   // The client's typings leave out `timeout`, which it honours as a default for every call.
   const defaults = { timeout: CONSUL_TIMEOUT_MS, ...(token ? { token } : {}) };

@@ -21,6 +21,11 @@ export const DECISION_KINDS = [
   "pin",
   "unpin",
   "refused",
+  "repair",
+  "forced_repair",
+  "backfill",
+  "forced_backfill",
+  "repair_failed",
 ] as const;
 export type DecisionKind = (typeof DECISION_KINDS)[number];
 

@@ -1,7 +1,8 @@
 -- Applies one batch's effects together with the offsets they reflect, atomically: either the link's Redis
 -- holds both or neither, which is what makes a crash at any instant lose and duplicate nothing.
 --
--- KEYS[1] offsets, KEYS[2] max event times, KEYS[3] counters, KEYS[4] meta (names from common/keys.ts).
+-- KEYS[1] offsets, KEYS[2] max event times, KEYS[3] counters, KEYS[4] meta, KEYS[5] the pause flag (names
+-- from common/keys.ts).
 -- The data keys travel in ARGV: a link is one standalone Redis, and their names come from common/keys.ts too.
 -- ARGV[1]: JSON from processor/effect.ts (values as strings, never Lua numbers, to keep integers exact).
 -- ARGV[2]: JSON fences [[field, expected], ...]: each "<topic>:<partition>" offset must still be what the
@@ -10,13 +11,15 @@
 -- ARGV[6]: key TTL in seconds
 -- ARGV[7]: fingerprint of the metrics the batch computed (common/metricState.ts); it must still be the one the
 --          link's meta names, so a process of another release cannot add to values it computes differently.
--- Returns {1} when applied, {0, field, current} when fenced off ("catalog" as the field for the catalog fence).
+-- Returns {1} when applied, {0, field, current} when fenced off ("catalog" as the field for the catalog fence,
+-- "paused" while a repair holds the link: the batch is planned again once it is released).
 
 local offsets, maxet, counters, meta = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local e = cjson.decode(ARGV[1])
 local fences = cjson.decode(ARGV[2])
 local tp, nextOffset, maxEventTime, ttl = ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6])
 
+if redis.call('EXISTS', KEYS[5]) == 1 then return {0, 'paused', redis.call('GET', KEYS[5])} end
 local catalog = redis.call('HGET', meta, 'catalog') or ''
 if catalog ~= ARGV[7] then return {0, 'catalog', catalog} end
 

@@ -26,6 +26,8 @@ export interface BatchContext {
   onGap: (gap: Gap) => Promise<void>;
   /** Told when another member moved the state under the batch; the batch is planned again. */
   onFenced?: (field: string, current: string) => void;
+  /** Told while the link is paused (a repair): the batch waits at its boundary. */
+  onPaused?: (holder: string) => void;
 }
 
 export type BatchOutcome = { result: "applied"; plan: Plan } | { result: "replay"; replayed: number };
@@ -34,6 +36,8 @@ export type BatchOutcome = { result: "applied"; plan: Plan } | { result: "replay
 export class CatalogChanged extends Error {}
 
 const MAX_ATTEMPTS = 3;
+/** How often a batch held by a paused link (a repair) looks again. */
+const PAUSED_RETRY_MS = 200;
 
 export async function runBatch(
   ctx: BatchContext,
@@ -41,7 +45,7 @@ export async function runBatch(
   partition: number,
   records: readonly ParsedRecord[],
 ): Promise<BatchOutcome> {
-  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+  for (let attempt = 1; attempt <= MAX_ATTEMPTS; ) {
     const snapshot = await ctx.store.readSnapshot(topic, partition, stateIdsOf(topic, records));
     const expectedOffset = snapshot.expectedOffset ?? 0;
     const plan = planBatch({
@@ -62,6 +66,13 @@ export async function runBatch(
     await ctx.beforeApply?.(plan);
     const applied = await ctx.store.apply(topic, partition, plan, snapshot, ctx.keyTtlSeconds);
     if (applied.applied) return { result: "applied", plan };
+    if (applied.field === "paused") {
+      // A repair holds the link at this batch boundary: wait, then plan the batch again from what it left.
+      ctx.onPaused?.(applied.current);
+      await new Promise((resolve) => setTimeout(resolve, PAUSED_RETRY_MS));
+      continue;
+    }
+    attempt++;
     if (applied.field === "catalog")
       throw new CatalogChanged(
         `the link now computes another catalog (${applied.current || "none"}, this process ${ctx.store.catalog}): a processor of another release registered its metrics`,

@@ -5,7 +5,8 @@
 -- partition: planner.ts shows why no non-late contribution can land before that point. Several members may
 -- run this at once; it is atomic and only moves forward, so they agree.
 --
--- KEYS[1] max event time per partition, KEYS[2] closed-through instant, KEYS[3] meta
+-- KEYS[1] max event time per partition, KEYS[2] closed-through instant, KEYS[3] meta, KEYS[4] the pause flag
+-- (nothing closes while a repair holds the link: it rewrites minutes and their digests together)
 -- ARGV[1] allowed lateness (ms)   ARGV[2] number of input partitions expected   ARGV[3] key TTL (s)
 -- ARGV[4] JSON [[minuteStartMs, minuteKey, digestKey, HHMM], ...] ascending: the candidates, computed by the
 --         caller (it knows the time zone); only those between the current closed point and the new one close.
@@ -13,6 +14,7 @@
 
 local vals = redis.call('HVALS', KEYS[1])
 local closed = tonumber(redis.call('GET', KEYS[2]) or '0')
+if redis.call('EXISTS', KEYS[4]) == 1 then return {closed, 0} end
 if #vals < tonumber(ARGV[2]) then return {closed, 0} end
 local low = math.huge
 for _, v in ipairs(vals) do low = math.min(low, tonumber(v)) end

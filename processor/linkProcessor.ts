@@ -52,6 +52,8 @@ export class LinkProcessor {
   private redisLostSince: number | null = null;
   private stopping = false;
   private closingWarnedAt = 0;
+  private pausedLoggedAt = 0;
+  private groupHeartbeat: (() => Promise<void>) | null = null;
 
   constructor(private readonly d: LinkProcessorDeps) {
     const c = d.config;
@@ -80,6 +82,17 @@ export class LinkProcessor {
       keyTtlSeconds: c.keyTtlSeconds,
       beforeApply: (plan) => sendDeadLetters(this.producer, plan.topic, plan.partition, plan.deadLetters),
       onGap: (gap) => this.onDataLoss(gap),
+      onPaused: (holder) => {
+        // Stay in the group while a repair holds the link, longer than a session timeout.
+        void this.groupHeartbeat?.().catch(() => {});
+        if (Date.now() - this.pausedLoggedAt > 10_000) {
+          this.pausedLoggedAt = Date.now();
+          this.d.log.info(
+            { holder },
+            "the link is paused (a repair holds it): batches wait at their boundary",
+          );
+        }
+      },
       onFenced: (field, current) => {
         this.d.metrics.batches.inc({ topic: field.slice(0, field.lastIndexOf(":")), result: "fenced" });
         this.d.log.warn({ field, current }, "batch fenced off: another member moved this partition's state");
@@ -136,8 +149,9 @@ export class LinkProcessor {
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: config.partitionsConcurrency,
-      eachBatch: async ({ batch, isStale, pause, resolveOffset }) => {
+      eachBatch: async ({ batch, isStale, pause, resolveOffset, heartbeat }) => {
         if (isStale()) return;
+        this.groupHeartbeat = heartbeat;
         // A source's topics share their partitions' join state, so one of its partitions is one batch at a time.
         const key = `${sourceOfTopic(batch.topic).name}:${batch.partition}`;
         await this.serialized(key, () => this.handleBatch(batch, pause));

@@ -158,7 +158,7 @@ export class LinkStore {
     const maxEt = Number.isFinite(plan.maxEventTime) ? String(plan.maxEventTime) : "";
     const result = (await applyBatchScript.run(
       this.redis,
-      [keys.offsets, keys.maxEventTime, keys.counters, keys.meta],
+      [keys.offsets, keys.maxEventTime, keys.counters, keys.meta, keys.pause],
       [
         plan.effect.toScriptArgument(),
         JSON.stringify(fences),
@@ -199,7 +199,7 @@ export class LinkStore {
     if (candidates.length === 0) return { closedThrough, closedNow: 0, waitingFor };
     const [through, count] = (await closeMinutesScript.run(
       this.redis,
-      [keys.maxEventTime, keys.closedThrough, keys.meta],
+      [keys.maxEventTime, keys.closedThrough, keys.meta, keys.pause],
       [latenessMs, Number(expected), ttlSeconds, JSON.stringify(candidates)],
     )) as [number, number];
     return { closedThrough: Number(through), closedNow: Number(count), waitingFor };

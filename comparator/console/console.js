@@ -104,6 +104,7 @@ function card(link) {
     ["value", "Live value"],
     ["gap", "Gap to the others"],
     ["incomplete", "Incomplete metrics"],
+    ["repair", "Repair"],
     ["eligible", "Failover target"],
   ]) {
     facts.append(el("dt", "", label));
@@ -115,11 +116,15 @@ function card(link) {
   button.type = "button";
   button.dataset.failover = link.id;
   button.addEventListener("click", () => openDialog("failover", link.id));
+  const repair = el("button", "", `Repair ${link.id}`);
+  repair.type = "button";
+  repair.dataset.repair = link.id;
+  repair.addEventListener("click", () => openDialog("repair", link.id));
   const actions = el("div", "actions");
-  actions.append(button);
+  actions.append(button, repair);
   root.append(head, facts, findings, actions);
   byId("links").append(root);
-  c = { root, badge, role, fields, findings, button };
+  c = { root, badge, role, fields, findings, button, repair };
   cards.set(link.id, c);
   return c;
 }
@@ -151,6 +156,8 @@ function renderLinks(links, routing) {
         : link.eligible
           ? "yes"
           : `after ${links.thresholds.failbackAfterMinutes} healthy closed minutes (${link.healthyClosedMinutes})`;
+    c.fields.repair.textContent = repairText(link.repair);
+    c.repair.disabled = link.repair?.state === "running";
     c.findings.replaceChildren(
       ...link.findings.map((f) => el("li", "", f.detail)),
       ...link.suspicions.map((f) => el("li", "suspect", `suspect: ${f.detail}`)),
@@ -158,6 +165,20 @@ function renderLinks(links, routing) {
     );
     c.button.disabled = Boolean(active);
   }
+}
+
+/** A repair's state as one line: its stage and progress while it runs, its outcome after. */
+function repairText(r) {
+  if (!r) return "none";
+  if (r.state === "running") {
+    const p = r.progress;
+    if (!p) return `${r.operation} starting`;
+    const eta = p.etaSeconds === null ? "" : `, ETA ${Math.ceil(p.etaSeconds)} s`;
+    return `${r.operation} ${p.stage}: ${number(p.recomputed)} / ${number(p.total)} records (${number(Math.round(p.recordsPerSecond))}/s${eta})`;
+  }
+  if (r.state === "succeeded")
+    return `${r.operation} done ${clock(r.endedAt)}: ${r.summary?.changed ?? 0} values rewritten`;
+  return `${r.operation} ${r.state}: ${r.error ?? ""}`;
 }
 
 function renderGateways(routing) {
@@ -261,17 +282,25 @@ function openDialog(op, to) {
     failover: `Fail over to link ${to}`,
     pin: `Pin link ${to}`,
     unpin: "Unpin the routing",
+    repair: `Repair link ${to}`,
   };
   byId("confirm-title").textContent = titles[op];
   byId("confirm-what").textContent =
-    op === "failover"
-      ? `Every gateway moves its reads from link ${doc ? doc.active : "?"} to link ${to}.`
-      : op === "pin"
-        ? `Link ${to} stays active until an operator moves or unpins it; automatic failover stops.`
-        : "Automatic failover resumes; if the active link is unhealthy the comparator moves it at once.";
-  const unhealthy = op !== "unpin" && link && link.state !== "healthy";
-  byId("confirm-warning").hidden = !unhealthy;
-  if (unhealthy) {
+    op === "repair"
+      ? `Pauses link ${to}'s processors, recomputes it from its own Kafka up to its stored offsets, rewrites every value that differs, then resumes. It becomes a failover target again only after the healthy-minutes rule.`
+      : op === "failover"
+        ? `Every gateway moves its reads from link ${doc ? doc.active : "?"} to link ${to}.`
+        : op === "pin"
+          ? `Link ${to} stays active until an operator moves or unpins it; automatic failover stops.`
+          : "Automatic failover resumes; if the active link is unhealthy the comparator moves it at once.";
+  const activeRepair = op === "repair" && doc?.active === to;
+  const unhealthy = (op === "failover" || op === "pin") && link && link.state !== "healthy";
+  byId("confirm-warning").hidden = !unhealthy && !activeRepair;
+  if (activeRepair) {
+    byId("confirm-state").textContent =
+      `Link ${to} is active: the gateways read it while it is paused. The comparator refuses unless you force it.`;
+    byId("confirm-evidence").textContent = "";
+  } else if (unhealthy) {
     byId("confirm-state").textContent =
       `Link ${to} is ${link.state}. The comparator refuses unless you force it.`;
     byId("confirm-evidence").textContent = JSON.stringify(link.findings, null, 2);
@@ -294,13 +323,11 @@ async function confirmPending() {
   sessionStorage.setItem("oneservice.token", token);
   const { op, to } = pending;
   const body = { reason, operator };
-  if (op !== "unpin") {
-    body.to = to;
-    body.force = byId("confirm-force").checked;
-  }
+  if (op !== "unpin") body.force = byId("confirm-force").checked;
+  if (op === "failover" || op === "pin") body.to = to;
   byId("confirm-ok").disabled = true;
   try {
-    const res = await fetch(`/v1/${op}`, {
+    const res = await fetch(op === "repair" ? `/v1/links/${to}/repair` : `/v1/${op}`, {
       method: "POST",
       headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
       body: JSON.stringify(body),
@@ -312,7 +339,9 @@ async function confirmPending() {
     }
     byId("confirm").close();
     showResult(
-      `Done: link ${answer.routing.active} is active, routing version ${answer.routing.version} (${answer.routing.mode}).`,
+      op === "repair"
+        ? `Repair of link ${to} started: its progress shows on its card.`
+        : `Done: link ${answer.routing.active} is active, routing version ${answer.routing.version} (${answer.routing.mode}).`,
     );
     await refresh();
   } catch (err) {

@@ -1,10 +1,15 @@
 import type { FastifyPluginAsync } from "fastify";
 import type { Comparator } from "../comparator.ts";
 import { LIVE_METRICS } from "../judge.ts";
+import type { Repairs } from "../repairs.ts";
+import { repairStatusSchema } from "./repairs.ts";
 import { linkViewSchema } from "./schemas.ts";
 
 // What the comparator sees of every link, and the live gaps over time for the console's chart.
-export const linksRoutes: FastifyPluginAsync<{ comparator: Comparator }> = async (app, { comparator }) => {
+export const linksRoutes: FastifyPluginAsync<{ comparator: Comparator; repairs: Repairs }> = async (
+  app,
+  { comparator, repairs },
+) => {
   app.get(
     "/v1/links",
     {
@@ -19,14 +24,23 @@ export const linksRoutes: FastifyPluginAsync<{ comparator: Comparator }> = async
               probedAt: { type: ["string", "null"] },
               date: { type: "string" },
               probeIntervalMs: { type: "integer" },
-              links: { type: "array", items: linkViewSchema },
+              links: {
+                type: "array",
+                items: {
+                  ...linkViewSchema,
+                  properties: { ...linkViewSchema.properties, repair: repairStatusSchema },
+                },
+              },
               thresholds: { type: "object", additionalProperties: { type: "number" } },
             },
           },
         },
       },
     },
-    async () => comparator.linksView(),
+    async () => {
+      const view = comparator.linksView();
+      return { ...view, links: view.links.map((l) => ({ ...l, repair: repairs.status(l.id) })) };
+    },
   );
 
   app.get<{ Querystring: { metric: string } }>(

@@ -1,6 +1,8 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import type { Comparator, OperatorOutcome, OperatorRequest } from "../comparator.ts";
+import type { Repairs } from "../repairs.ts";
+import { repairStartRoutes } from "./repairs.ts";
 import { auditRecordSchema, errorSchema, routingDocumentSchema } from "./schemas.ts";
 
 // What an operator can do: fail over, pin, unpin. Each needs the admin token, a reason and the operator's name
@@ -9,6 +11,7 @@ import { auditRecordSchema, errorSchema, routingDocumentSchema } from "./schemas
 
 export interface OperationsOptions {
   comparator: Comparator;
+  repairs: Repairs;
   links: readonly string[];
   adminToken: string;
 }
@@ -77,6 +80,8 @@ export const operationsRoutes: FastifyPluginAsync<OperationsOptions> = async (ap
     },
     operation((r) => opts.comparator.failover(r)),
   );
+
+  await app.register(repairStartRoutes, { repairs: opts.repairs, links: opts.links });
 
   app.post<{ Body: Body }>(
     "/v1/pin",

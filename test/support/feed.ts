@@ -41,6 +41,9 @@ export async function feed(
     unpacedEventRate: o.eventRate ?? 150,
     count: o.count,
     peakMultiplier: 1,
+    // Tests want every record delivered: on a loaded machine a link's Kafka can take longer than the
+    // generator's default bound before it gives up on it.
+    linkStallMs: 60_000,
     truthFile,
     dimsDir: null,
     progress: false,
