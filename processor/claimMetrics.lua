@@ -2,8 +2,7 @@
 -- offsets recorded as a new metric's start are exactly those its first batch starts from).
 --
 -- KEYS[1] metric states (os:metrics), KEYS[2] offsets, KEYS[3] max event times, KEYS[4] meta
--- ARGV[1] JSON [[name, definitionJSON, sourceTopics], ...]: the metrics this process computes, each with the
---         topics of its source (comma-separated)
+-- ARGV[1] JSON [[name, definitionJSON], ...]: the metrics this process computes
 -- ARGV[2] fingerprint of that set (common/metricState.ts), stored in meta and checked by every batch
 -- Returns {0, name, storedDefinitionJSON} when a metric is stored under another definition (nothing written),
 -- else {1, started, paused}: the metrics that start (or resume) computing now, and those now paused, each a
@@ -29,20 +28,17 @@ for _, w in ipairs(wanted) do
   end
 end
 
--- The link's position now: a metric that starts here has not seen anything before it, unless the link has
--- not processed a record of its source yet (a new source: then it starts from the beginning, complete).
+-- The link's position now: a metric that starts here has not seen anything before it. Even a new source's
+-- metric, whose records were never read: its records already in Kafka may belong to minutes this link has
+-- closed (digested without it), so its past is not whole until a backfill rewrites it.
 local flat = redis.call('HGETALL', offsets)
-local at = {}
-for i = 1, #flat, 2 do at[flat[i]] = tonumber(flat[i + 1]) end
-local newest = 0
-for _, v in ipairs(redis.call('HVALS', maxet)) do newest = math.max(newest, tonumber(v)) end
-local function sinceFor(topics)
-  for topic in string.gmatch(topics, '[^,]+') do
-    for field in pairs(at) do
-      if string.sub(field, 1, #topic + 1) == topic .. ':' then return {eventTime = newest, offsets = at} end
-    end
-  end
-  return cjson.null
+local since = cjson.null
+if #flat > 0 then
+  local at = {}
+  for i = 1, #flat, 2 do at[flat[i]] = tonumber(flat[i + 1]) end
+  local newest = 0
+  for _, v in ipairs(redis.call('HVALS', maxet)) do newest = math.max(newest, tonumber(v)) end
+  since = {eventTime = newest, offsets = at}
 end
 
 local started, wantedSet = {}, {}
@@ -50,7 +46,6 @@ for _, w in ipairs(wanted) do
   wantedSet[w[1]] = true
   local s = stored[w[1]]
   if not s or s.paused then
-    local since = sinceFor(w[3])
     redis.call('HSET', states, w[1], cjson.encode({def = cjson.decode(w[2]), paused = false, since = since}))
     started[#started + 1] = w[1]
   end

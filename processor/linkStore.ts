@@ -1,9 +1,8 @@
 import type { Redis } from "ioredis";
 import type { BusinessClock } from "../common/businessTime.ts";
-import { findSource, METRICS, metricFingerprint, sourceOfTopic } from "../common/catalog.ts";
+import { METRICS, metricFingerprint, sourceOfTopic } from "../common/catalog.ts";
 import { keys, partitionField, SCHEMA_VERSION } from "../common/keys.ts";
 import { catalogFingerprint } from "../common/metricState.ts";
-import type { SourceDef } from "../common/sources/source.ts";
 import { LuaScript } from "./luaScript.ts";
 import type { JoinSnapshot, Plan } from "./planner.ts";
 
@@ -71,11 +70,7 @@ export class LinkStore {
   }
 
   private async claimMetrics(): Promise<CatalogClaim> {
-    const definitions = METRICS.map((m) => [
-      m.name,
-      JSON.stringify(metricFingerprint(m)),
-      (findSource(m.source) as SourceDef).topics.map((t) => t.name).join(","),
-    ]);
+    const definitions = METRICS.map((m) => [m.name, JSON.stringify(metricFingerprint(m))]);
     const result = (await claimMetricsScript.run(
       this.redis,
       [keys.metricStates, keys.offsets, keys.maxEventTime, keys.meta],
