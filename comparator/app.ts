@@ -66,7 +66,12 @@ export async function buildComparator(opts: ComparatorOptions): Promise<BuiltCom
   });
   const repairs = new Repairs(
     opts.links,
-    { consulAddr: config.consulAddr, consulToken: config.consulToken, auditFile: config.auditFile },
+    {
+      consulAddr: config.consulAddr,
+      consulToken: config.consulToken,
+      auditFile: config.auditFile,
+      categoryFile: config.categoryFile,
+    },
     log.child({ part: "repair" }),
   );
   await app.register(linksRoutes, { comparator, repairs });

@@ -1,5 +1,6 @@
 import { hostname } from "node:os";
 import { duration, int, list, str } from "../common/config.ts";
+import { categoryFileSetting } from "../common/dimensionSettings.ts";
 import { LINK_ID } from "../common/links.ts";
 
 // Everything the comparator can be told. Per-link addresses come from KAFKA_BROKERS_<ID> and REDIS_URL_<ID>
@@ -116,6 +117,7 @@ export const comparatorSettings = {
     pattern: /^[A-Za-z0-9_.-]{1,64}$/,
     doc: "Name of this replica in routing changes, audit records and the leader lock.",
   }),
+  categoryFile: categoryFileSetting,
   auditFile: str({
     env: "AUDIT_FILE",
     default: ".devstack/comparator/audit.jsonl",

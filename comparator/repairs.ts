@@ -40,7 +40,12 @@ export class Repairs {
 
   constructor(
     private readonly links: readonly LinkAddress[],
-    private readonly env: { consulAddr: string; consulToken: string; auditFile: string },
+    private readonly env: {
+      consulAddr: string;
+      consulToken: string;
+      auditFile: string;
+      categoryFile: string;
+    },
     private readonly log: Logger,
   ) {}
 
@@ -89,6 +94,7 @@ export class Repairs {
         CONSUL_HTTP_ADDR: this.env.consulAddr,
         CONSUL_HTTP_TOKEN: this.env.consulToken,
         AUDIT_FILE: this.env.auditFile,
+        DIM_CATEGORY_FILE: this.env.categoryFile,
       },
       stdio: ["ignore", "pipe", "pipe"],
     });

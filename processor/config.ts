@@ -1,5 +1,6 @@
 import { findSource, SOURCES } from "../common/catalog.ts";
 import { bool, duration, int, oneOf, type Setting, str, url } from "../common/config.ts";
+import { categoryFileSetting } from "../common/dimensionSettings.ts";
 import { LINK_ID } from "../common/links.ts";
 
 /** "source=rate,source=rate": a cap per source; a name that is not a registered source is an error. */
@@ -84,11 +85,7 @@ export const processorSettings = {
     values: ["fail", "skip"] as const,
     doc: "When stored offsets fall below the log start: fail = log, count, exit 2; skip = log, count, go on.",
   }),
-  categoryFile: str({
-    env: "DIM_CATEGORY_FILE",
-    default: ".devstack/dims/category_industry.json",
-    doc: "JSON {categoryId: industry}; reloaded when it changes.",
-  }),
+  categoryFile: categoryFileSetting,
   sellerTierCacheSize: int({
     env: "SELLER_TIER_CACHE_SIZE",
     default: 100_000,

@@ -17,6 +17,7 @@ import { diffLinks, formatDifferences } from "../../processor/reconcile/diff.ts"
 import { expectedPartitionsOf, recompute } from "../../processor/reconcile/recompute.ts";
 import { RepairFailed, type RepairStage, repairLink } from "../../processor/reconcile/repair.ts";
 import { kafkaTopics } from "../../processor/reconcile/sources.ts";
+import { comparatorAt, http } from "../comparator/harness.ts";
 import { feed, prepareDimensions } from "../support/feed.ts";
 import {
   caughtUp,
@@ -208,6 +209,61 @@ describe("repair", () => {
       largest.some((d) => d.delta === 777),
       "the largest differences name the corruption",
     );
+  });
+
+  it("runs from the comparator's API with its progress, as the console's Repair action does", async () => {
+    await corrupt(x);
+    const comparator = await comparatorAt(
+      { consulServer, dir },
+      {
+        links: ["x", "y"],
+        addresses: [x, y].map((l) => ({
+          id: l.id,
+          kafkaBrokers: [l.kafka.bootstrap],
+          redisUrl: l.redis.url,
+        })),
+        env: { DIM_CATEGORY_FILE: categoryFile },
+      },
+    );
+    try {
+      const started = await http(comparator, "POST", "/v1/links/x/repair", {
+        reason: "console repair",
+        operator: "alice",
+      });
+      assert.equal(started.status, 202, JSON.stringify(started.json));
+      assert.equal(started.json.state, "running");
+      const again = await http(comparator, "POST", "/v1/links/x/repair", {
+        reason: "twice",
+        operator: "alice",
+      });
+      assert.equal(again.status, 409, "one repair of a link at a time");
+      let seen: Record<string, unknown> = {};
+      await waitFor(
+        "the repair to end",
+        async () => {
+          seen = (await http(comparator, "GET", "/v1/links/x/repair")).json;
+          return seen.state !== "running";
+        },
+        180_000,
+      );
+      assert.equal(seen.state, "succeeded", JSON.stringify(seen));
+      assert.ok(Number((seen.summary as { changed: number }).changed) >= 6);
+      assert.equal((seen.progress as { total: number }).total > 0, true, "it reported its progress");
+      const links = (await http(comparator, "GET", "/v1/links")).json.links as {
+        id: string;
+        repair: unknown;
+      }[];
+      assert.deepEqual(links.find((l) => l.id === "x")?.repair, seen);
+      assert.deepEqual(await dumpValues(x.client), await dumpValues(y.client));
+      const unauthorized = await comparator.app.inject({
+        method: "POST",
+        url: "/v1/links/x/repair",
+        payload: { reason: "no token", operator: "mallory" },
+      });
+      assert.equal(unauthorized.statusCode, 401);
+    } finally {
+      await comparator.close();
+    }
   });
 
   it("refuses the active link unless forced, and says why", async () => {
