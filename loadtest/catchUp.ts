@@ -1,3 +1,4 @@
+import { runGenerator } from "../devstack/generator/run.ts";
 import { appliedRecords, caughtUp, spawnProcessor, type TestLink, waitFor } from "../test/support/links.ts";
 import { cpuMicros } from "./processCpu.ts";
 
@@ -46,4 +47,28 @@ export async function processorRate(
   const cpuMicrosPerEvent = ((await cpuMicros(pid)) - cpuBefore) / (total - startCount);
   status("");
   return { rate, elapsedMs, cpuMicrosPerEvent, processor: p };
+}
+
+/** Pre-produces `events` of the generator's model into a link, as fast as it takes them; returns how many. */
+export async function produceBacklog(
+  target: TestLink,
+  events: number,
+  partitions: number,
+  refundFraction?: number,
+): Promise<number> {
+  status(
+    `producing ${events.toLocaleString()} events into ${partitions} partitions per topic of link ${target.id}`,
+  );
+  const produced = await runGenerator({
+    links: [{ id: target.id, brokers: [target.kafka.bootstrap] }],
+    partitions,
+    seed: "bench",
+    startTime: Date.now() - 3_600_000,
+    rate: 0,
+    count: events,
+    peakMultiplier: 1,
+    ...(refundFraction === undefined ? {} : { refundFraction }),
+    progress: false,
+  });
+  return produced.links[0]?.sent ?? events;
 }

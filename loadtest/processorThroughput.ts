@@ -27,7 +27,7 @@ import {
   type TestLink,
   waitFor,
 } from "../test/support/links.ts";
-import { processorRate, status } from "./catchUp.ts";
+import { processorRate, produceBacklog, status } from "./catchUp.ts";
 import { printProfileTop } from "./cpuProfile.ts";
 
 const { values: args } = parseArgs({
@@ -157,29 +157,12 @@ async function latencyAtRate(link: TestLink, rate: number, seconds: number) {
   };
 }
 
-/** Pre-produces the benchmark's events into a link; `refundFraction` of paid orders get a refund. */
-async function produce(target: TestLink, refundFraction: number): Promise<number> {
-  status(`producing ${EVENTS.toLocaleString()} events into ${PARTITIONS} partitions per topic`);
-  const produced = await runGenerator({
-    links: [{ id: target.id, brokers: [target.kafka.bootstrap] }],
-    partitions: PARTITIONS,
-    seed: "bench",
-    startTime: Date.now() - 3_600_000,
-    rate: 0,
-    count: EVENTS,
-    peakMultiplier: 1,
-    refundFraction,
-    progress: false,
-  });
-  return produced.links[0]?.sent ?? EVENTS;
-}
-
 /** The same catch-up on a link of its own, fed the same model without refunds: what the refunds source costs. */
 async function withoutRefunds(): Promise<{ rate: number; cpuMicrosPerEvent: number }> {
   const plain = await startTestLink("bench-no-refunds", PARTITIONS);
   try {
     const dims = await prepareDimensions([plain]);
-    const total = await produce(plain, 0);
+    const total = await produceBacklog(plain, EVENTS, PARTITIONS, 0);
     const measured = await processorRate(plain, dims.categoryIndustry, total, null);
     await stopProcessor(measured.processor);
     return measured;
@@ -191,7 +174,7 @@ async function withoutRefunds(): Promise<{ rate: number; cpuMicrosPerEvent: numb
 const link = await startTestLink("bench", PARTITIONS);
 try {
   const dims = await prepareDimensions([link]);
-  const total = await produce(link, generatorDefaults().refundFraction);
+  const total = await produceBacklog(link, EVENTS, PARTITIONS, generatorDefaults().refundFraction);
   const bare = await referenceConsumer(link.kafkaClient, total, () => {});
   status("bare consumer done; parse-only consumer");
   const parseOnly = await referenceConsumer(link.kafkaClient, total, parseJson);

@@ -13,13 +13,12 @@ import { Redis } from "ioredis";
 import { BusinessClock } from "../common/businessTime.ts";
 import { keys } from "../common/keys.ts";
 import { createLogger } from "../common/logger.ts";
-import { runGenerator } from "../devstack/generator/run.ts";
 import { CategoryIndustry, SellerTiers } from "../processor/dimensions.ts";
 import { type RepairStage, repairLink } from "../processor/reconcile/repair.ts";
 import { kafkaTopics } from "../processor/reconcile/sources.ts";
 import { prepareDimensions } from "../test/support/feed.ts";
 import { startTestLink, stopProcessor, type TestLink } from "../test/support/links.ts";
-import { processorRate, status } from "./catchUp.ts";
+import { processorRate, produceBacklog, status } from "./catchUp.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -33,18 +32,7 @@ const PARTITIONS = Number(args.partitions);
 async function fedLink(id: string): Promise<{ link: TestLink; categoryFile: string; total: number }> {
   const link = await startTestLink(id, PARTITIONS);
   const dims = await prepareDimensions([link]);
-  status(`producing ${EVENTS.toLocaleString()} events into link ${id}`);
-  const produced = await runGenerator({
-    links: [{ id: link.id, brokers: [link.kafka.bootstrap] }],
-    partitions: PARTITIONS,
-    seed: "bench",
-    startTime: Date.now() - 3_600_000,
-    rate: 0,
-    count: EVENTS,
-    peakMultiplier: 1,
-    progress: false,
-  });
-  return { link, categoryFile: dims.categoryIndustry, total: produced.links[0]?.sent ?? EVENTS };
+  return { link, categoryFile: dims.categoryIndustry, total: await produceBacklog(link, EVENTS, PARTITIONS) };
 }
 
 // Warm-up: the machine's caches, the JIT of this process's recompute code and the embedded Kafka's.

@@ -3,6 +3,7 @@ import type { Redis } from "ioredis";
 import { LRUCache } from "lru-cache";
 import { keys } from "../common/keys.ts";
 import type { Logger } from "../common/logger.ts";
+import type { DimensionTable } from "../common/sources/source.ts";
 
 const UNKNOWN = "unknown";
 
@@ -80,4 +81,20 @@ export class SellerTiers {
   }
 
   lookup = (sellerId: string): string => this.cache.get(sellerId) ?? UNKNOWN;
+}
+
+/**
+ * Every dimension table, for an offline recompute or a repair of a link: the category file loaded whole and
+ * the link's seller tiers read through a cache that never goes stale (the table no longer changes under it).
+ */
+export function offlineDimensionTables(
+  link: Redis,
+  categoryFile: string,
+  log: Logger,
+): { tables: Record<DimensionTable, CategoryIndustry | SellerTiers>; close(): void } {
+  const categories = new CategoryIndustry(categoryFile, log);
+  return {
+    tables: { category_industry: categories, seller_tier: new SellerTiers(link, 1_000_000, 0) },
+    close: () => categories.close(),
+  };
 }

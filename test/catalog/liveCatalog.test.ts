@@ -9,23 +9,21 @@ import type { TestLink } from "../support/links.ts";
 // The extension is loaded when common/catalog.ts is first imported, so it is named before anything imports it;
 // the first processor of the first test is started without it.
 process.env.CATALOG_EXTENSIONS = "test/catalog/extension.ts";
-const { Redis } = await import("ioredis");
 const { BusinessClock } = await import("../../common/businessTime.ts");
 const { keys, digestField } = await import("../../common/keys.ts");
 const { createLogger } = await import("../../common/logger.ts");
 const { readMetricStates } = await import("../../common/metricState.ts");
 const { LinkProbe } = await import("../../comparator/probe.ts");
 const { Judge } = await import("../../comparator/judge.ts");
-const { CategoryIndustry, SellerTiers } = await import("../../processor/dimensions.ts");
+const { offlineDimensionTables } = await import("../../processor/dimensions.ts");
 const { diffLinks, formatDifferences, incompleteMetrics } = await import("../../processor/reconcile/diff.ts");
-const { expectedPartitionsOf, recompute } = await import("../../processor/reconcile/recompute.ts");
 const { kafkaTopics } = await import("../../processor/reconcile/sources.ts");
 const { repairLink } = await import("../../processor/reconcile/repair.ts");
 const { feed, prepareDimensions } = await import("../support/feed.ts");
 const { startGatewayFor } = await import("../support/gateway.ts");
-const { appliedRecords, caughtUp, spawnProcessor, startTestLink, stopProcessor, waitFor } = await import(
-  "../support/links.ts"
-);
+const { recomputeLink } = await import("../support/recompute.ts");
+const { appliedRecords, dayTotal, settled, spawnProcessor, startTestLink, stopProcessor, waitFor } =
+  await import("../support/links.ts");
 const { VISITS_TOPIC } = await import("./extension.ts");
 
 const PARTITIONS = 2;
@@ -75,44 +73,6 @@ async function produceVisits(
   }
 }
 
-/** Every record applied and every closable minute closed. */
-async function settled(link: TestLink): Promise<void> {
-  await waitFor(`link ${link.id} to catch up`, () => caughtUp(link), 120_000);
-  let previous = "";
-  await waitFor(`link ${link.id} to close its minutes`, async () => {
-    const now = String(await link.client.get(keys.closedThrough));
-    const stable = now === previous && now !== "null";
-    previous = now;
-    if (!stable) await new Promise((r) => setTimeout(r, 500));
-    return stable;
-  });
-}
-
-/** Recomputes the link from its own Kafka into its database 15 (the scratch database is left for reads). */
-async function recomputed(link: TestLink, categoryFile: string) {
-  const scratch = new Redis(`${link.redis.url}/15`);
-  stops.push(async () => scratch.disconnect());
-  const categories = new CategoryIndustry(categoryFile, log);
-  try {
-    await recompute(kafkaTopics([link.kafka.bootstrap]), {
-      scratch,
-      tables: { category_industry: categories, seller_tier: new SellerTiers(link.client, 1_000_000, 0) },
-      clock,
-      latenessMs: 5_000,
-      expectedPartitions: await expectedPartitionsOf(link.client),
-    });
-  } finally {
-    categories.close();
-  }
-  return scratch;
-}
-
-async function dayTotal(redis: InstanceType<typeof Redis>, metric: string): Promise<number> {
-  let total = 0;
-  for (const key of await redis.keys(`os:d:*:${metric}:all`)) total += Number(await redis.zscore(key, "all"));
-  return total;
-}
-
 describe("live catalog", () => {
   it("adds a metric to a running link without emptying it, flags it incomplete, and refuses a changed one", async () => {
     const link = await startTestLink("x", PARTITIONS);
@@ -149,7 +109,8 @@ describe("live catalog", () => {
     await settled(link);
     assert.equal(second.child.exitCode, null, `the processor kept running:\n${second.output()}`);
 
-    const scratch = await recomputed(link, dims.categoryIndustry);
+    const scratch = await recomputeLink(link, dims.categoryIndustry);
+    stops.push(async () => scratch.disconnect());
     const incomplete = await incompleteMetrics(link.client, clock);
     const since = added.big_orders.since.eventTime;
     assert.equal(incomplete.get("big_orders"), clock.dateOf(since));
@@ -188,20 +149,20 @@ describe("live catalog", () => {
     assert.equal(catalog.find((m) => m.name === "gmv")?.incompleteThrough, null);
 
     // Backfill: the same path as a repair, for the metric the link does not hold whole; then it does.
+    const backfillTables = offlineDimensionTables(link.client, dims.categoryIndustry, log);
+    stops.push(async () => backfillTables.close());
     const summary = await repairLink({
       mode: "backfill",
       link: link.client,
       scratch,
       input: (upTo) => kafkaTopics([link.kafka.bootstrap], upTo),
-      tables: {
-        category_industry: new CategoryIndustry(dims.categoryIndustry, log),
-        seller_tier: new SellerTiers(link.client, 1_000_000, 0),
-      },
+      tables: backfillTables.tables,
       holder: { by: "test", reason: "backfill big_orders" },
     });
     assert.deepEqual(summary.metrics.sort(), ["big_orders", "visits"]);
     assert.equal((await incompleteMetrics(link.client, clock)).size, 0, "every metric is complete now");
-    const again = await recomputed(link, dims.categoryIndustry);
+    const again = await recomputeLink(link, dims.categoryIndustry);
+    stops.push(async () => again.disconnect());
     assert.equal(
       formatDifferences(await diffLinks(link.client, again, clock)),
       "",
@@ -285,7 +246,8 @@ describe("live catalog", () => {
     assert.equal(judged[2]?.findings[0]?.evidence.metric, "visits");
     assert.equal(digestField(String(judged[2]?.findings[0]?.evidence.minute), "visits"), field);
 
-    const scratch = await recomputed(a, dims.categoryIndustry);
+    const scratch = await recomputeLink(a, dims.categoryIndustry);
+    stops.push(async () => scratch.disconnect());
     assert.equal(
       formatDifferences(await diffLinks(a.client, scratch, clock)),
       "",

@@ -2,34 +2,33 @@ import assert from "node:assert/strict";
 import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
 import { after, describe, it } from "node:test";
-import { Redis } from "ioredis";
 import { BusinessClock } from "../../common/businessTime.ts";
 import { keys } from "../../common/keys.ts";
 import { createLogger } from "../../common/logger.ts";
 import { parseOrder, parsePayment, parseRefund } from "../../common/sources/trade.ts";
 import { TOPICS } from "../../common/topics.ts";
 import { runBatch } from "../../processor/batchRunner.ts";
-import { CategoryIndustry, SellerTiers } from "../../processor/dimensions.ts";
+import { SellerTiers } from "../../processor/dimensions.ts";
 import { LinkStore } from "../../processor/linkStore.ts";
 import { parseRecords } from "../../processor/planner.ts";
-import { diffLinks, formatDifferences } from "../../processor/reconcile/diff.ts";
-import { expectedPartitionsOf, recompute } from "../../processor/reconcile/recompute.ts";
-import { kafkaTopics, truthFile } from "../../processor/reconcile/sources.ts";
+import { kafkaTopics } from "../../processor/reconcile/sources.ts";
 import { feed, prepareDimensions } from "../support/feed.ts";
 import {
-  caughtUp,
+  dayTotal,
   dumpValues,
   type ProcessorChild,
+  settled,
   spawnProcessor,
   startTestLink,
   stopProcessor,
   type TestLink,
   waitFor,
 } from "../support/links.ts";
+import { differencesFromRecompute } from "../support/recompute.ts";
 
 const PARTITIONS = 4;
 const clock = new BusinessClock("Asia/Shanghai");
-const log = createLogger("test");
+const _log = createLogger("test");
 const running: ProcessorChild[] = [];
 const links: TestLink[] = [];
 
@@ -43,39 +42,6 @@ after(async () => {
   for (const p of running) await stopProcessor(p, "SIGKILL");
   for (const l of links) await l.stop();
 });
-
-/** Waits until the link has applied everything and closed every minute it can, then returns its values. */
-async function settled(link: TestLink): Promise<Record<string, unknown>> {
-  await waitFor(`link ${link.id} to catch up`, () => caughtUp(link), 120_000);
-  let previous = "";
-  await waitFor(`link ${link.id} to close its minutes`, async () => {
-    const now = String(await link.client.get(keys.closedThrough));
-    const stable = now === previous && now !== "null";
-    previous = now;
-    if (!stable) await new Promise((r) => setTimeout(r, 500));
-    return stable;
-  });
-  return dumpValues(link.client);
-}
-
-/** Recomputes the link from the truth file into its Redis database 15 and returns the differences. */
-async function reconcile(link: TestLink, truth: string, categoryFile: string): Promise<string> {
-  const scratch = new Redis(`${link.redis.url}/15`);
-  const categories = new CategoryIndustry(categoryFile, log);
-  try {
-    await recompute(truthFile(truth), {
-      scratch,
-      tables: { category_industry: categories, seller_tier: new SellerTiers(link.client, 1_000_000, 0) },
-      clock,
-      latenessMs: 5_000,
-      expectedPartitions: await expectedPartitionsOf(link.client),
-    });
-    return formatDifferences(await diffLinks(link.client, scratch, clock));
-  } finally {
-    categories.close();
-    scratch.disconnect();
-  }
-}
 
 /** GMV, paid orders and refunds counted the simplest possible way, independently of the processor's code. */
 async function naiveTotals(
@@ -123,12 +89,6 @@ async function naiveTotals(
   return { gmv, paidOrders, refundAmount, refunds: refundCount };
 }
 
-async function dayTotal(redis: Redis, metric: string): Promise<number> {
-  let total = 0;
-  for (const key of await redis.keys(`os:d:*:${metric}:all`)) total += Number(await redis.zscore(key, "all"));
-  return total;
-}
-
 describe("processor, exactly once", () => {
   it("equals the offline recompute after being killed -9 at random moments ten times", async () => {
     const link = await startTestLink("x", PARTITIONS);
@@ -145,7 +105,7 @@ describe("processor, exactly once", () => {
     const { truthFile: truth } = await feeding;
     await settled(link);
     assert.equal(
-      await reconcile(link, truth, dims.categoryIndustry),
+      await differencesFromRecompute(link, dims.categoryIndustry, { truth }),
       "",
       "the link differs from the recompute",
     );
@@ -209,7 +169,7 @@ describe("processor, exactly once", () => {
     first.child.kill("SIGKILL");
     const { truthFile: truth } = await feeding;
     await settled(link);
-    assert.equal(await reconcile(link, truth, dims.categoryIndustry), "");
+    assert.equal(await differencesFromRecompute(link, dims.categoryIndustry, { truth }), "");
     assert.equal(await stopProcessor(second), 0);
   });
 
@@ -220,7 +180,8 @@ describe("processor, exactly once", () => {
     const pa = processor(a, dims.categoryIndustry);
     const pb = processor(b, dims.categoryIndustry);
     await feed([a, b], { count: 30_000, partitions: PARTITIONS });
-    const [va, vb] = [await settled(a), await settled(b)];
+    await Promise.all([settled(a), settled(b)]);
+    const [va, vb] = [await dumpValues(a.client), await dumpValues(b.client)];
     const digests = Object.keys(va).filter((k) => k.startsWith("os:digest:"));
     assert.ok(digests.length > 0, "minutes were closed and digested");
     assert.deepEqual(va, vb);

@@ -5,6 +5,7 @@ import { TOPICS } from "../../common/topics.ts";
 import { EXIT } from "../../processor/linkProcessor.ts";
 import {
   caughtUp,
+  overflowPartition,
   spawnProcessor,
   startTestLink,
   stopProcessor,
@@ -94,20 +95,7 @@ describe("processor under bad input and failures", () => {
   });
 
   it("stops with exit 2 when Kafka deleted records this link never processed", async () => {
-    // The embedded Kafka keeps about 5 MB per partition: 8 MB into one partition moves its log start.
-    const producer = link.kafkaClient.producer();
-    await producer.connect();
-    const pad = "x".repeat(100_000);
-    for (let chunk = 0; chunk < 8; chunk++) {
-      await producer.send({
-        topic: TOPICS.ads,
-        messages: Array.from({ length: 10 }, (_, i) => ({
-          partition: 1,
-          value: ad(100 + chunk * 10 + i, { pad }),
-        })),
-      });
-    }
-    await producer.disconnect();
+    await overflowPartition(link, TOPICS.ads, 1, (n, pad) => ad(100 + n, { pad }));
     const admin = link.kafkaClient.admin();
     await admin.connect();
     const low = Number((await admin.fetchTopicOffsets(TOPICS.ads)).find((p) => p.partition === 1)?.low);

@@ -12,9 +12,8 @@ import { createLogger } from "../../common/logger.ts";
 import { CONSUL_KEYS } from "../../common/routing.ts";
 import { TOPICS } from "../../common/topics.ts";
 import { type ConsulDevServer, startConsulDevServer } from "../../devstack/consul/server.ts";
-import { CategoryIndustry, SellerTiers } from "../../processor/dimensions.ts";
+import { offlineDimensionTables } from "../../processor/dimensions.ts";
 import { diffLinks, formatDifferences } from "../../processor/reconcile/diff.ts";
-import { expectedPartitionsOf, recompute } from "../../processor/reconcile/recompute.ts";
 import { RepairFailed, type RepairStage, repairLink } from "../../processor/reconcile/repair.ts";
 import { kafkaTopics } from "../../processor/reconcile/sources.ts";
 import { comparatorAt, http } from "../comparator/harness.ts";
@@ -22,13 +21,16 @@ import { feed, prepareDimensions } from "../support/feed.ts";
 import {
   caughtUp,
   dumpValues,
+  overflowPartition,
   type ProcessorChild,
+  settled,
   spawnProcessor,
   startTestLink,
   stopProcessor,
   type TestLink,
   waitFor,
 } from "../support/links.ts";
+import { differencesFromRecompute } from "../support/recompute.ts";
 
 // Repair on real links: corrupted in every way the scrub finds, then repaired from the link's own Kafka by the
 // `npm run repair` command, while its processor runs; refused on the active link and when Kafka lost data; the
@@ -51,19 +53,6 @@ function runProcessor(link: TestLink): ProcessorChild {
   const p = spawnProcessor(link, { DIM_CATEGORY_FILE: categoryFile });
   processors.set(link.id, p);
   return p;
-}
-
-/** Every record applied and every closable minute closed. */
-async function settled(link: TestLink): Promise<void> {
-  await waitFor(`link ${link.id} to catch up`, () => caughtUp(link), 120_000);
-  let previous = "";
-  await waitFor(`link ${link.id} to close its minutes`, async () => {
-    const now = String(await link.client.get(keys.closedThrough));
-    const stable = now === previous && now !== "null";
-    previous = now;
-    if (!stable) await new Promise((r) => setTimeout(r, 500));
-    return stable;
-  });
 }
 
 /** `npm run repair` as an operator runs it; resolves with its exit code and output. */
@@ -107,30 +96,31 @@ function repairCommand(link: TestLink, ...extra: string[]): Promise<{ code: numb
   return new Promise((resolve) => child.on("exit", (code) => resolve({ code, output })));
 }
 
+/** Repairs link x in this process (the command's code), calling `onStage` as each stage starts. */
+async function repairX(why: string, onStage: (stage: RepairStage) => Promise<void>): Promise<void> {
+  const scratch = new Redis(`${x.redis.url}/15`);
+  const dims = offlineDimensionTables(x.client, categoryFile, log);
+  try {
+    await repairLink({
+      mode: "repair",
+      link: x.client,
+      scratch,
+      input: (upTo) => kafkaTopics([x.kafka.bootstrap], upTo),
+      tables: dims.tables,
+      holder: { by: "test", reason: why },
+      onStage,
+    });
+  } finally {
+    dims.close();
+    scratch.disconnect();
+  }
+}
+
 async function auditRecords(): Promise<{ kind: string; link?: string; evidence: Record<string, unknown> }[]> {
   const items = (await consul.kv.get({ key: CONSUL_KEYS.audit, recurse: true })) as
     | { Value: string }[]
     | null;
   return (items ?? []).map((i) => JSON.parse(i.Value));
-}
-
-/** The same input recomputed offline, compared with the link: "" when they are equal. */
-async function differencesFromRecompute(link: TestLink): Promise<string> {
-  const scratch = new Redis(`${link.redis.url}/14`);
-  const categories = new CategoryIndustry(categoryFile, log);
-  try {
-    await recompute(kafkaTopics([link.kafka.bootstrap]), {
-      scratch,
-      tables: { category_industry: categories, seller_tier: new SellerTiers(link.client, 1_000_000, 0) },
-      clock,
-      latenessMs: 5_000,
-      expectedPartitions: await expectedPartitionsOf(link.client),
-    });
-    return formatDifferences(await diffLinks(link.client, scratch, clock));
-  } finally {
-    categories.close();
-    scratch.disconnect();
-  }
 }
 
 /** A closed minute that holds values: its day and HHMM. */
@@ -198,7 +188,7 @@ describe("repair", () => {
       await x.client.pfcount(keys.dayHll((await closedMinute(x)).date, "buyers", "all", "all")),
       await y.client.pfcount(keys.dayHll((await closedMinute(y)).date, "buyers", "all", "all")),
     );
-    assert.equal(await differencesFromRecompute(x), "", "x equals the offline recompute");
+    assert.equal(await differencesFromRecompute(x, categoryFile), "", "x equals the offline recompute");
     assert.equal(await x.client.exists(keys.pause), 0, "the processors were resumed");
     assert.equal(processors.get("x")?.child.exitCode, null, "its processor ran on through the repair");
     const [record] = (await auditRecords()).filter((r) => r.kind === "repair" && r.link === "x");
@@ -276,21 +266,11 @@ describe("repair", () => {
   it("lets the offset fence win over a processor that ignores the pause: nothing is overwritten", async () => {
     await corrupt(x);
     const before = await dumpValues(x.client);
-    const scratch = new Redis(`${x.redis.url}/15`);
-    const categories = new CategoryIndustry(categoryFile, log);
     try {
       await assert.rejects(
-        repairLink({
-          mode: "repair",
-          link: x.client,
-          scratch,
-          input: (upTo) => kafkaTopics([x.kafka.bootstrap], upTo),
-          tables: { category_industry: categories, seller_tier: new SellerTiers(x.client, 1_000_000, 0) },
-          holder: { by: "test", reason: "fence" },
-          onStage: async (stage: RepairStage) => {
-            // What a member of a release without the pause check does: apply a batch anyway.
-            if (stage === "rewriting") await x.client.hset(keys.offsets, "ignored-the-pause:0", 1);
-          },
+        repairX("fence", async (stage) => {
+          // What a member of a release without the pause check does: apply a batch anyway.
+          if (stage === "rewriting") await x.client.hset(keys.offsets, "ignored-the-pause:0", 1);
         }),
         (err: Error) => err instanceof RepairFailed && /offsets moved while it was paused/.test(err.message),
       );
@@ -298,33 +278,16 @@ describe("repair", () => {
       assert.equal(await x.client.exists(keys.pause), 0, "the pause was released");
     } finally {
       await x.client.hdel(keys.offsets, "ignored-the-pause:0");
-      categories.close();
-      scratch.disconnect();
     }
   });
 
   it("completes while the link's processor is killed mid-way, and the restarted processor goes on from it", async () => {
-    const scratch = new Redis(`${x.redis.url}/15`);
-    const categories = new CategoryIndustry(categoryFile, log);
-    try {
-      await repairLink({
-        mode: "repair",
-        link: x.client,
-        scratch,
-        input: (upTo) => kafkaTopics([x.kafka.bootstrap], upTo),
-        tables: { category_industry: categories, seller_tier: new SellerTiers(x.client, 1_000_000, 0) },
-        holder: { by: "test", reason: "kill" },
-        onStage: async (stage) => {
-          if (stage !== "recomputing") return;
-          const p = processors.get("x") as ProcessorChild;
-          p.child.kill("SIGKILL");
-          await p.exited;
-        },
-      });
-    } finally {
-      categories.close();
-      scratch.disconnect();
-    }
+    await repairX("kill", async (stage) => {
+      if (stage !== "recomputing") return;
+      const p = processors.get("x") as ProcessorChild;
+      p.child.kill("SIGKILL");
+      await p.exited;
+    });
     runProcessor(x);
     await settled(x);
     assert.equal(formatDifferences(await diffLinks(x.client, y.client, clock)), "", "x equals its twin");
@@ -332,29 +295,22 @@ describe("repair", () => {
   });
 
   it("refuses when the link's Kafka no longer has the input, naming the partition", async () => {
-    // The embedded Kafka keeps about 5 MB per partition: 8 MB into one partition moves its log start. Sent a
-    // megabyte at a time, each applied before the next, so the processor never misses any.
-    const producer = x.kafkaClient.producer();
-    await producer.connect();
-    const pad = "x".repeat(100_000);
-    for (let chunk = 0; chunk < 8; chunk++) {
-      await producer.send({
-        topic: TOPICS.ads,
-        messages: Array.from({ length: 10 }, (_, i) => ({
-          partition: 1,
-          value: JSON.stringify({
-            eventId: `big-${chunk}-${i}`,
-            kind: "impression",
-            advertiserId: "adv-1",
-            costMicros: 1,
-            eventTime: Date.now() - 3_000_000,
-            pad,
-          }),
-        })),
-      });
-      await waitFor("x to apply the big records", () => caughtUp(x), 120_000);
-    }
-    await producer.disconnect();
+    // Each megabyte applied before the next, so the processor never misses any.
+    await overflowPartition(
+      x,
+      TOPICS.ads,
+      1,
+      (n, pad) =>
+        JSON.stringify({
+          eventId: `big-${n}`,
+          kind: "impression",
+          advertiserId: "adv-1",
+          costMicros: 1,
+          eventTime: Date.now() - 3_000_000,
+          pad,
+        }),
+      () => waitFor("x to apply the big records", () => caughtUp(x), 120_000),
+    );
     const { code, output } = await repairCommand(x);
     assert.equal(code, 1, output);
     assert.match(output, /no longer has the start of ads\.events:1 \(log starts at \d+/);

@@ -150,3 +150,51 @@ export async function dumpValues(redis: Redis): Promise<Record<string, unknown>>
   out.closed = await redis.get("os:closed");
   return out;
 }
+
+/** Waits until the link has applied everything its Kafka holds and closed every minute it can. */
+export async function settled(link: TestLink): Promise<void> {
+  await waitFor(`link ${link.id} to catch up`, () => caughtUp(link), 120_000);
+  let previous = "";
+  await waitFor(`link ${link.id} to close its minutes`, async () => {
+    const now = String(await link.client.get(keys.closedThrough));
+    const stable = now === previous && now !== "null";
+    previous = now;
+    if (!stable) await new Promise((r) => setTimeout(r, 500));
+    return stable;
+  });
+}
+
+/** A metric's day value at dimension all, summed over every business day the link holds. */
+export async function dayTotal(redis: Redis, metric: string): Promise<number> {
+  let total = 0;
+  for (const key of await redis.keys(`os:d:*:${metric}:all`)) total += Number(await redis.zscore(key, "all"));
+  return total;
+}
+
+/**
+ * Writes 8 MB into one partition, a megabyte at a time: the embedded Kafka keeps about 5 MB per partition, so
+ * this moves its log start (data loss for whoever had not read it). `valueOf(n)` is record n's value
+ * (n from 0, about 100 kB each); `afterChunk` runs after each megabyte.
+ */
+export async function overflowPartition(
+  link: TestLink,
+  topic: string,
+  partition: number,
+  valueOf: (n: number, pad: string) => string,
+  afterChunk: () => Promise<void> = async () => {},
+): Promise<void> {
+  const producer = link.kafkaClient.producer();
+  await producer.connect();
+  const pad = "x".repeat(100_000);
+  try {
+    for (let chunk = 0; chunk < 8; chunk++) {
+      await producer.send({
+        topic,
+        messages: Array.from({ length: 10 }, (_, i) => ({ partition, value: valueOf(chunk * 10 + i, pad) })),
+      });
+      await afterChunk();
+    }
+  } finally {
+    await producer.disconnect();
+  }
+}
