@@ -18,6 +18,7 @@ import { sessionRoutes } from "./session.ts";
 import { readSnapshot, SnapshotWriter } from "./snapshot.ts";
 import { statusRoutes } from "./status.ts";
 import { type Clock, Store, StoreError } from "./store.ts";
+import { txnRoutes } from "./txn.ts";
 
 // A Consul-HTTP-API-compatible dev server: the KV store, blocking queries, sessions and locks that the
 // gateway and comparator use, on plain node:http so that status codes, headers and empty bodies are exactly
@@ -50,7 +51,7 @@ export interface ConsulDevServer {
   close(): Promise<void>;
 }
 
-const routes: Route[] = [...kvRoutes, ...sessionRoutes, ...statusRoutes, ...agentRoutes];
+const routes: Route[] = [...kvRoutes, ...txnRoutes, ...sessionRoutes, ...statusRoutes, ...agentRoutes];
 const MAX_VALUE_BYTES = 512 * 1024;
 const RAFT_PORT = 8300;
 
