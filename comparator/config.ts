@@ -116,6 +116,13 @@ export const comparatorSettings = {
     pattern: /^[A-Za-z0-9_.-]{1,64}$/,
     doc: "Name of this replica in routing changes, audit records and the leader lock.",
   }),
+  auditRetention: int({
+    env: "AUDIT_RETENTION",
+    default: 10_000,
+    min: 100,
+    max: 1_000_000,
+    doc: "Audit records kept in Consul; the leader deletes older ones once a minute (the local file keeps them all).",
+  }),
   auditFile: str({
     env: "AUDIT_FILE",
     default: ".devstack/comparator/audit.jsonl",

@@ -113,7 +113,8 @@ function card(link) {
   const button = el("button", "", `Make ${link.id} active`);
   button.type = "button";
   button.dataset.failover = link.id;
-  button.addEventListener("click", () => openDialog("failover", link.id));
+  // An unusable routing document can only be replaced: the same button writes a fresh one.
+  button.addEventListener("click", () => openDialog(view.routing?.routing ? "failover" : "replace", link.id));
   const actions = el("div", "actions");
   actions.append(button);
   root.append(head, facts, findings, actions);
@@ -256,14 +257,17 @@ function openDialog(op, to) {
     failover: `Fail over to link ${to}`,
     pin: `Pin link ${to}`,
     unpin: "Unpin the routing",
+    replace: `Replace the unusable routing document: link ${to} active`,
   };
   byId("confirm-title").textContent = titles[op];
   byId("confirm-what").textContent =
-    op === "failover"
-      ? `Every gateway moves its reads from link ${doc ? doc.active : "?"} to link ${to}.`
-      : op === "pin"
-        ? `Link ${to} stays active until an operator moves or unpins it; automatic failover stops.`
-        : "Automatic failover resumes; if the active link is unhealthy the comparator moves it at once.";
+    op === "replace"
+      ? `The routing document in Consul is unusable (${view.routing?.problem}). A new one makes link ${to} active, above every version in force, in automatic mode.`
+      : op === "failover"
+        ? `Every gateway moves its reads from link ${doc ? doc.active : "?"} to link ${to}.`
+        : op === "pin"
+          ? `Link ${to} stays active until an operator moves or unpins it; automatic failover stops.`
+          : "Automatic failover resumes; if the active link is unhealthy the comparator moves it at once.";
   const unhealthy = op !== "unpin" && link && link.state !== "healthy";
   byId("confirm-warning").hidden = !unhealthy;
   if (unhealthy) {
@@ -295,7 +299,7 @@ async function confirmPending() {
   }
   byId("confirm-ok").disabled = true;
   try {
-    const res = await fetch(`/v1/${op}`, {
+    const res = await fetch(op === "replace" ? "/v1/routing/replace" : `/v1/${op}`, {
       method: "POST",
       headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
       body: JSON.stringify(body),

@@ -3,7 +3,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import type { Comparator, OperatorOutcome, OperatorRequest } from "../comparator.ts";
 import { auditRecordSchema, errorSchema, routingDocumentSchema } from "./schemas.ts";
 
-// What an operator can do: fail over, pin, unpin. Each needs the admin token, a reason and the operator's name
+// What an operator can do: fail over, pin, unpin, replace an unusable routing document. Each needs the admin token, a reason and the operator's name
 // (the audit record's "who"); a target that is not healthy is refused with the evidence unless `force` is
 // set, and a forced change is recorded as such.
 
@@ -27,6 +27,12 @@ export const operationsRoutes: FastifyPluginAsync<OperationsOptions> = async (ap
     reason: { type: "string", minLength: 3, maxLength: 500 },
     operator: { type: "string", pattern: "^[A-Za-z0-9_.@ -]{1,64}$" },
     force: { type: "boolean", default: false },
+  };
+  const targetBody = {
+    type: "object",
+    additionalProperties: false,
+    required: ["to", "reason", "operator"],
+    properties,
   };
   const response = {
     200: {
@@ -66,16 +72,23 @@ export const operationsRoutes: FastifyPluginAsync<OperationsOptions> = async (ap
     "/v1/failover",
     {
       schema: {
-        body: {
-          type: "object",
-          additionalProperties: false,
-          required: ["to", "reason", "operator"],
-          properties,
-        },
+        body: targetBody,
         response,
       },
     },
     operation((r) => opts.comparator.failover(r)),
+  );
+
+  // The way out when the document in Consul is unusable: a fresh one, above every version in force, audited.
+  app.post<{ Body: Body }>(
+    "/v1/routing/replace",
+    {
+      schema: {
+        body: targetBody,
+        response,
+      },
+    },
+    operation((r) => opts.comparator.replaceRouting(r)),
   );
 
   app.post<{ Body: Body }>(

@@ -12,7 +12,10 @@ interface TxnBody {
   Errors: { OpIndex: number; What: string }[] | null;
 }
 
-async function txn(h: ReturnType<typeof useHarness>, ops: unknown): Promise<{ status: number; body: TxnBody }> {
+async function txn(
+  h: ReturnType<typeof useHarness>,
+  ops: unknown,
+): Promise<{ status: number; body: TxnBody }> {
   const r = await raw(h.server, "PUT", "/v1/txn", { body: JSON.stringify(ops) });
   return { status: r.status, body: r.status === 200 || r.status === 409 ? JSON.parse(r.text) : r.text };
 }
@@ -21,10 +24,14 @@ describe("consul dev server: /v1/txn", () => {
   const h = useHarness();
 
   it("applies writes together through the npm client, results without values", async () => {
-    const out = (await h.consul.transaction.create([
+    // The client's typings want { operations }, but its code sends its first argument as the body.
+    const create = h.consul.transaction.create.bind(h.consul.transaction) as unknown as (
+      ops: unknown[],
+    ) => Promise<TxnBody>;
+    const out = await create([
       { KV: { Verb: "set", Key: "t/a", Value: b64("1") } },
       { KV: { Verb: "cas", Key: "t/b", Value: b64("2"), Index: 0 } },
-    ])) as unknown as TxnBody;
+    ]);
     assert.deepEqual(
       out.Results?.map((r) => [r.KV.Key, r.KV.Value]),
       [
