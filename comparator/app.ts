@@ -7,6 +7,7 @@ import Fastify, {
   type RawServerDefault,
 } from "fastify";
 import type { Registry } from "prom-client";
+import { AuthThrottle } from "../common/adminAuth.ts";
 import type { LinkAddress } from "../common/links.ts";
 import type { Logger } from "../common/logger.ts";
 import { opsRoutes } from "../common/opsRoutes.ts";
@@ -46,13 +47,14 @@ export async function buildComparator(opts: ComparatorOptions): Promise<BuiltCom
   const { config, log } = opts;
   const registry = opts.registry ?? createMetricsRegistry("comparator", { replica: config.comparatorId });
   const consul = consulClient(config.consulAddr, config.consulToken);
+  const metrics = comparatorMetrics(registry, config.links);
   let url = "";
   const comparator = new Comparator({
     config,
     links: opts.links,
     consul,
     log,
-    metrics: comparatorMetrics(registry, config.links),
+    metrics,
     tracer: opts.tracer,
     url: () => url,
   });
@@ -65,7 +67,13 @@ export async function buildComparator(opts: ComparatorOptions): Promise<BuiltCom
   await app.register(linksRoutes, { comparator });
   await app.register(routingRoutes, { comparator });
   await app.register(auditRoutes, { comparator });
-  await app.register(operationsRoutes, { comparator, links: config.links, adminToken: config.adminToken });
+  await app.register(operationsRoutes, {
+    comparator,
+    links: config.links,
+    adminToken: config.adminToken,
+    authThrottle: new AuthThrottle(config.authFailuresPerMinute),
+    onAuthFailure: (status) => metrics.authFailures.inc({ status: String(status) }),
+  });
   await app.register(consoleRoutes);
 
   return {

@@ -1,5 +1,6 @@
 import { hostname } from "node:os";
-import { duration, int, list, str } from "../common/config.ts";
+import { credentialProblems, credentialSettings, DEV_ADMIN_TOKEN } from "../common/adminAuth.ts";
+import { ConfigError, type ConfigOf, duration, int, list, loadConfig, str } from "../common/config.ts";
 import { LINK_ID } from "../common/links.ts";
 
 // Everything the comparator can be told. Per-link addresses come from KAFKA_BROKERS_<ID> and REDIS_URL_<ID>
@@ -31,11 +32,7 @@ export const comparatorSettings = {
     shownDefault: "(empty: no token)",
     doc: "Consul ACL token sent with every call.",
   }),
-  adminToken: str({
-    env: "ADMIN_TOKEN",
-    default: "dev-admin-token",
-    doc: "Bearer token of POST /v1/failover, /v1/pin and /v1/unpin. The default is for one machine only.",
-  }),
+  ...credentialSettings,
   probeIntervalMs: duration({
     env: "PROBE_INTERVAL",
     default: 250,
@@ -129,3 +126,18 @@ export const comparatorSettings = {
     doc: "Local append-only copy of every decision (JSON lines), read when Consul is unreachable.",
   }),
 };
+
+/** Parses and validates every setting, the credentials against where the comparator listens included. */
+export function loadComparatorConfig(
+  env: NodeJS.ProcessEnv = process.env,
+): ConfigOf<typeof comparatorSettings> {
+  const config = loadConfig(comparatorSettings, env);
+  const credentials = credentialProblems({
+    host: config.host,
+    hostEnv: "COMPARATOR_HOST",
+    devMode: config.devMode,
+    secrets: [{ env: "ADMIN_TOKEN", values: [config.adminToken], dev: DEV_ADMIN_TOKEN }],
+  });
+  if (credentials.length > 0) throw new ConfigError(credentials);
+  return config;
+}

@@ -3,6 +3,7 @@ import { type Tracer, trace } from "@opentelemetry/api";
 import Consul from "consul";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
 import type { Registry } from "prom-client";
+import { AuthThrottle } from "../common/adminAuth.ts";
 import { BusinessClock } from "../common/businessTime.ts";
 import type { Logger } from "../common/logger.ts";
 import { opsRoutes } from "../common/opsRoutes.ts";
@@ -134,9 +135,10 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
 
   const dataOptions = { reader, clock, now };
   const limiter = new RateLimiter(config.rateLimitPerSecond, now);
+  const authThrottle = new AuthThrottle(config.authFailuresPerMinute);
   await app.register(
     async (api) => {
-      const auth = apiKeyAuth(config.apiKeys, limiter, metrics);
+      const auth = apiKeyAuth(config.apiKeys, limiter, authThrottle, metrics);
       // One hook rather than two, as each costs on every request. The routing version is set up front so
       // that refusals (401, 429, 400, 503…) also say which routing was in force; an answer replaces it
       // with the version it was served under.
@@ -160,6 +162,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   await app.register(adminRoutes, {
     prefix: "/admin",
     adminToken: config.adminToken,
+    authThrottle,
     routing,
     router,
     pool,

@@ -1,4 +1,5 @@
 import { hostname } from "node:os";
+import { credentialProblems, credentialSettings, DEV_ADMIN_TOKEN, DEV_API_KEY } from "../common/adminAuth.ts";
 import { BusinessClock } from "../common/businessTime.ts";
 import {
   ConfigError,
@@ -22,7 +23,7 @@ const API_KEY = /^[\x21-\x7e]{6,256}$/;
 function apiKeys(): Setting<Record<string, string>> {
   return {
     env: "API_KEYS",
-    default: { screen: "dev-api-key" },
+    default: { screen: DEV_API_KEY },
     shownDefault: '"screen=dev-api-key"',
     doc: "API keys of the calling applications, app=key[,app=key]; the app name labels logs, limits and metrics.",
     parse: (raw) => {
@@ -88,12 +89,7 @@ export const gatewaySettings = {
     doc: "Consul ACL token.",
   }),
   apiKeys: apiKeys(),
-  adminToken: str({
-    env: "ADMIN_TOKEN",
-    default: "dev-admin-token",
-    pattern: /^[\x21-\x7e]{8,256}$/,
-    doc: "Bearer token of the /admin routes.",
-  }),
+  ...credentialSettings,
   rateLimitPerSecond: int({
     env: "RATE_LIMIT_PER_SECOND",
     default: 1000,
@@ -182,6 +178,16 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
   }
   if (config.links.length === 0) throw new ConfigError(["LINKS must name at least one link"]);
   if (new Set(config.links).size !== config.links.length) throw new ConfigError(["LINKS lists a link twice"]);
+  const credentials = credentialProblems({
+    host: config.host,
+    hostEnv: "GATEWAY_HOST",
+    devMode: config.devMode,
+    secrets: [
+      { env: "ADMIN_TOKEN", values: [config.adminToken], dev: DEV_ADMIN_TOKEN },
+      { env: "API_KEYS", values: Object.values(config.apiKeys), dev: DEV_API_KEY },
+    ],
+  });
+  if (credentials.length > 0) throw new ConfigError(credentials);
   const gatewayId = config.gatewayId || `${hostname().replace(/[^A-Za-z0-9_.-]/g, "_")}-${config.port}`;
   return {
     ...config,

@@ -145,6 +145,12 @@ export function gatewayMetrics(registry: Registry, links: readonly string[]) {
       help: "Reads that joined an identical read already on its way to a link",
       registers,
     }),
+    authFailures: new Counter({
+      name: "oneservice_gateway_auth_failures_total",
+      help: "Refused authentications (401, 403) and refusals of addresses over their failure limit (429)",
+      labelNames: ["status"] as const,
+      registers,
+    }),
     rateLimited: new Counter({
       name: "oneservice_gateway_rate_limited_total",
       help: "Requests refused with 429, by application",

@@ -1,5 +1,5 @@
-import { createHash, timingSafeEqual } from "node:crypto";
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
+import { type AuthThrottle, adminAuth } from "../../common/adminAuth.ts";
 import type { Comparator, OperatorOutcome, OperatorRequest } from "../comparator.ts";
 import { auditRecordSchema, errorSchema, routingDocumentSchema } from "./schemas.ts";
 
@@ -11,6 +11,8 @@ export interface OperationsOptions {
   comparator: Comparator;
   links: readonly string[];
   adminToken: string;
+  authThrottle: AuthThrottle;
+  onAuthFailure: (status: 401 | 403 | 429) => void;
 }
 
 interface Body {
@@ -21,7 +23,6 @@ interface Body {
 }
 
 export const operationsRoutes: FastifyPluginAsync<OperationsOptions> = async (app, opts) => {
-  const tokenDigest = sha256(opts.adminToken);
   const properties = {
     to: { type: "string", enum: opts.links },
     reason: { type: "string", minLength: 3, maxLength: 500 },
@@ -41,20 +42,13 @@ export const operationsRoutes: FastifyPluginAsync<OperationsOptions> = async (ap
       properties: { routing: routingDocumentSchema, audit: auditRecordSchema },
     },
     401: errorSchema,
+    403: errorSchema,
     409: errorSchema,
+    429: errorSchema,
     503: errorSchema,
   };
 
-  app.addHook("onRequest", async (req, reply) => {
-    const header = req.headers.authorization ?? "";
-    const presented = header.startsWith("Bearer ") ? header.slice(7) : "";
-    if (!timingSafeEqual(sha256(presented), tokenDigest)) {
-      return reply.code(401).header("www-authenticate", "Bearer").send({
-        error: "unauthorized",
-        message: "send the admin token as Authorization: Bearer <ADMIN_TOKEN>",
-      });
-    }
-  });
+  app.addHook("onRequest", adminAuth(opts.adminToken, opts.authThrottle, opts.onAuthFailure));
 
   const operation =
     (run: (req: OperatorRequest) => Promise<OperatorOutcome>) =>
@@ -118,7 +112,3 @@ export const operationsRoutes: FastifyPluginAsync<OperationsOptions> = async (ap
     operation((r) => opts.comparator.unpin(r)),
   );
 };
-
-function sha256(text: string): Buffer {
-  return createHash("sha256").update(text).digest();
-}

@@ -282,7 +282,7 @@ describe("comparator: operators", () => {
 
   it("asks for the admin token and a valid request", async () => {
     assert.equal((await http(c, "POST", "/v1/failover", alice({ to: "b" }), null)).status, 401);
-    assert.equal((await http(c, "POST", "/v1/failover", alice({ to: "b" }), "wrong")).status, 401);
+    assert.equal((await http(c, "POST", "/v1/failover", alice({ to: "b" }), "wrong")).status, 403);
     assert.equal((await http(c, "POST", "/v1/failover", { to: "b", operator: "alice" })).status, 400);
     assert.equal((await http(c, "POST", "/v1/failover", alice({ to: "z" }))).status, 400);
     assert.equal((await http(c, "POST", "/v1/failover", alice({ to: "b", reason: "x" }))).status, 400);

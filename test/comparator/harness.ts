@@ -6,13 +6,12 @@ import { trace } from "@opentelemetry/api";
 import Consul from "consul";
 import { Redis } from "ioredis";
 import { BusinessClock } from "../../common/businessTime.ts";
-import { loadConfig } from "../../common/config.ts";
 import { keys } from "../../common/keys.ts";
 import type { LinkAddress } from "../../common/links.ts";
 import { createLogger } from "../../common/logger.ts";
 import { CONSUL_KEYS, type RoutingDocument } from "../../common/routing.ts";
 import { type BuiltComparator, buildComparator } from "../../comparator/app.ts";
-import { comparatorSettings } from "../../comparator/config.ts";
+import { loadComparatorConfig } from "../../comparator/config.ts";
 import { type ConsulDevServer, startConsulDevServer } from "../../devstack/consul/server.ts";
 import { type RunningRedis, startRedis } from "../../devstack/redis/launcher.ts";
 
@@ -93,7 +92,7 @@ export async function comparatorAt(
     AUDIT_FILE: join(where.dir, "audit.jsonl"),
     ...opts.env,
   };
-  const config = loadConfig(comparatorSettings, env);
+  const config = loadComparatorConfig(env);
   const log = createLogger("comparator-test").child({ replica: config.comparatorId }, { level: "error" });
   const built = await buildComparator({
     config,
