@@ -8,6 +8,7 @@ import Fastify, {
 } from "fastify";
 import type { Registry } from "prom-client";
 import { AuthThrottle } from "../common/adminAuth.ts";
+import { fastifyTimeouts } from "../common/httpTimeouts.ts";
 import type { LinkAddress } from "../common/links.ts";
 import type { Logger } from "../common/logger.ts";
 import { opsRoutes } from "../common/opsRoutes.ts";
@@ -59,7 +60,7 @@ export async function buildComparator(opts: ComparatorOptions): Promise<BuiltCom
     url: () => url,
   });
 
-  const app = Fastify({ loggerInstance: log.child({ part: "http" }) });
+  const app = Fastify({ loggerInstance: log.child({ part: "http" }), ...fastifyTimeouts(config) });
   await app.register(opsRoutes, {
     registry,
     readiness: [{ name: "comparator", check: () => comparator.readiness() }],

@@ -1,6 +1,7 @@
 import { hostname } from "node:os";
 import { credentialProblems, credentialSettings, DEV_ADMIN_TOKEN } from "../common/adminAuth.ts";
 import { ConfigError, type ConfigOf, duration, int, list, loadConfig, str } from "../common/config.ts";
+import { httpTimeoutSettings } from "../common/httpTimeouts.ts";
 import { LINK_ID } from "../common/links.ts";
 
 // Everything the comparator can be told. Per-link addresses come from KAFKA_BROKERS_<ID> and REDIS_URL_<ID>
@@ -33,6 +34,7 @@ export const comparatorSettings = {
     doc: "Consul ACL token sent with every call.",
   }),
   ...credentialSettings,
+  ...httpTimeoutSettings,
   probeIntervalMs: duration({
     env: "PROBE_INTERVAL",
     default: 250,

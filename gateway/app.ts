@@ -5,6 +5,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import type { Registry } from "prom-client";
 import { AuthThrottle } from "../common/adminAuth.ts";
 import { BusinessClock } from "../common/businessTime.ts";
+import { fastifyTimeouts } from "../common/httpTimeouts.ts";
 import type { Logger } from "../common/logger.ts";
 import { opsRoutes } from "../common/opsRoutes.ts";
 import { createMetricsRegistry } from "../common/telemetry.ts";
@@ -106,6 +107,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     // No pino child per request: the call-log line is the per-request record, and a child costs more than it.
     childLoggerFactory: (logger) => logger,
     bodyLimit: config.bodyLimitBytes,
+    ...fastifyTimeouts(config),
     return503OnClosing: true,
     // Unknown parameters are refused (400 naming them) rather than silently dropped.
     ajv: { customOptions: { removeAdditional: false } },

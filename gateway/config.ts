@@ -11,6 +11,7 @@ import {
   type Setting,
   str,
 } from "../common/config.ts";
+import { httpTimeoutSettings } from "../common/httpTimeouts.ts";
 import { LINK_ID, type LinkAddress, loadLinkAddresses } from "../common/links.ts";
 
 // Everything the gateway can be told. Link addresses come from REDIS_URL_<ID> for every id in LINKS
@@ -90,6 +91,7 @@ export const gatewaySettings = {
   }),
   apiKeys: apiKeys(),
   ...credentialSettings,
+  ...httpTimeoutSettings,
   rateLimitPerSecond: int({
     env: "RATE_LIMIT_PER_SECOND",
     default: 1000,
