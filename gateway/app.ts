@@ -155,6 +155,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
         ...dataOptions,
         intervalMs: config.streamIntervalMs,
         maxClients: config.streamMaxClients,
+        maxClientsPerApp: config.streamMaxClientsPerApp,
         metrics,
         log,
       });

@@ -140,6 +140,12 @@ export const gatewaySettings = {
     min: 1,
     doc: "Open /v1/stream connections at most; more get 503.",
   }),
+  streamMaxClientsPerApp: int({
+    env: "STREAM_MAX_CLIENTS_PER_APP",
+    default: 200,
+    min: 1,
+    doc: "Open /v1/stream connections of one application at most, so one caller cannot take every slot; more get 503.",
+  }),
   bodyLimitBytes: int({
     env: "BODY_LIMIT",
     default: 65_536,

@@ -162,6 +162,11 @@ export function gatewayMetrics(registry: Registry, links: readonly string[]) {
       help: "Open /v1/stream connections",
       registers,
     }),
+    streamsDropped: new Counter({
+      name: "oneservice_gateway_streams_dropped_total",
+      help: "Streams destroyed because their reader fell more than 1 MiB behind",
+      registers,
+    }),
   };
 }
 
