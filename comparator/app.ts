@@ -12,6 +12,7 @@ import { fastifyTimeouts } from "../common/httpTimeouts.ts";
 import type { LinkAddress } from "../common/links.ts";
 import type { Logger } from "../common/logger.ts";
 import { opsRoutes } from "../common/opsRoutes.ts";
+import { installStrictInput } from "../common/strictInput.ts";
 import { createMetricsRegistry } from "../common/telemetry.ts";
 import { Comparator, type ComparatorConfig } from "./comparator.ts";
 import { comparatorMetrics } from "./metrics.ts";
@@ -61,6 +62,7 @@ export async function buildComparator(opts: ComparatorOptions): Promise<BuiltCom
   });
 
   const app = Fastify({ loggerInstance: log.child({ part: "http" }), ...fastifyTimeouts(config) });
+  installStrictInput(app);
   await app.register(opsRoutes, {
     registry,
     readiness: [{ name: "comparator", check: () => comparator.readiness() }],

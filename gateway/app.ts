@@ -8,6 +8,7 @@ import { BusinessClock } from "../common/businessTime.ts";
 import { fastifyTimeouts } from "../common/httpTimeouts.ts";
 import type { Logger } from "../common/logger.ts";
 import { opsRoutes } from "../common/opsRoutes.ts";
+import { installStrictInput } from "../common/strictInput.ts";
 import { createMetricsRegistry } from "../common/telemetry.ts";
 import { apiKeyAuth, RateLimiter } from "./auth.ts";
 import { LastKnown, MicroCache } from "./cache.ts";
@@ -115,6 +116,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   const openApi = new OpenApiCollector();
   app.addHook("onRoute", openApi.collect);
   installCallLog(app, { log, metrics, tracer: deps.tracer });
+  installStrictInput(app);
   app.setErrorHandler(errorHandler(log));
   app.setNotFoundHandler(notFoundHandler);
   app.addHook("onClose", async () => {
