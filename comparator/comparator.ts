@@ -75,6 +75,7 @@ export interface GapPoint {
 type OperatorOp = "failover" | "pin" | "unpin" | "replace";
 
 const AUDIT_PRUNE_EVERY_MS = 60_000;
+const HEARTBEAT_PRUNE_EVERY_MS = 60_000;
 const GAP_SAMPLE_MS = 1_000;
 const GAP_SAMPLES = 300;
 const ACKS_REFRESH_MS = 1_000;
@@ -100,6 +101,7 @@ export class Comparator {
   private reportedProblem: string | null = null;
   private lastGoodVersion = 0;
   private auditPrunedAt = 0;
+  private heartbeatsPrunedAt = 0;
   private readonly faultOnsets = new Map<string, number>();
   private readonly gapPoints: GapPoint[] = [];
   private queue: Promise<unknown> = Promise.resolve();
@@ -265,6 +267,27 @@ export class Comparator {
     this.sampleGaps(now);
     for (const change of changes) this.onStateChange(change);
     await this.syncWithConsul(changes);
+    if (this.leader.isLeader && now - this.heartbeatsPrunedAt >= HEARTBEAT_PRUNE_EVERY_MS) {
+      this.heartbeatsPrunedAt = now;
+      await this.pruneHeartbeats();
+    }
+  }
+
+  /** Drops heartbeat entries of processors long gone, and entries that are not heartbeats, from every link. */
+  private async pruneHeartbeats(): Promise<void> {
+    await Promise.all(
+      this.probes.map(async (probe) => {
+        const link = probe.address.id;
+        try {
+          const deleted = await probe.pruneHeartbeats(this.d.config.heartbeatPruneAfterMs);
+          if (deleted.length === 0) return;
+          this.d.metrics.heartbeatsPruned.inc({ link }, deleted.length);
+          this.d.log.info({ link, members: deleted }, "pruned heartbeat entries");
+        } catch (err) {
+          this.d.log.warn({ link, err: (err as Error).message }, "heartbeat pruning failed");
+        }
+      }),
+    );
   }
 
   private publishLinkMetrics(): void {

@@ -53,6 +53,13 @@ export const comparatorSettings = {
     min: 1,
     doc: "A link whose newest processor heartbeat is older than this is down.",
   }),
+  heartbeatPruneAfterMs: duration({
+    env: "HEARTBEAT_PRUNE_AFTER",
+    default: 600_000,
+    shownDefault: "10m",
+    min: 1_000,
+    doc: "Heartbeat entries older than this (processors that crashed or left) and entries that are not heartbeats are deleted from the link's Redis, once a minute, by the leader.",
+  }),
   lagBoundMs: duration({
     env: "LAG_BOUND_MS",
     default: 2_000,

@@ -105,6 +105,12 @@ export function comparatorMetrics(registry: Registry, links: readonly string[]) 
       labelNames: ["status"] as const,
       registers,
     }),
+    heartbeatsPruned: new Counter({
+      name: `${P}heartbeats_pruned_total`,
+      help: "Heartbeat entries deleted from a link's Redis: not heartbeats, or older than HEARTBEAT_PRUNE_AFTER",
+      labelNames: ["link"] as const,
+      registers,
+    }),
     auditSkipped: new Counter({
       name: `${P}audit_skipped_total`,
       help: "Audit entries read back that were not valid records (skipped), by where they were read",
