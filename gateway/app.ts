@@ -11,7 +11,7 @@ import { opsRoutes } from "../common/opsRoutes.ts";
 import { installStrictInput } from "../common/strictInput.ts";
 import { createMetricsRegistry } from "../common/telemetry.ts";
 import { apiKeyAuth, RateLimiter } from "./auth.ts";
-import { LastKnown, MicroCache } from "./cache.ts";
+import { holdsData, LastKnown, MicroCache } from "./cache.ts";
 import { installCallLog } from "./callLog.ts";
 import type { GatewayConfig } from "./config.ts";
 import { errorHandler, notFoundHandler } from "./httpErrors.ts";
@@ -84,7 +84,9 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     tracer,
     log: log.child({ part: "router" }),
   });
-  const cache = new MicroCache<LinkAnswer<unknown>>(config.cacheTtlMs, config.cacheMaxEntries, metrics);
+  const cache = new MicroCache<LinkAnswer<unknown>>(config.cacheTtlMs, config.cacheMaxEntries, metrics, (a) =>
+    holdsData(a.value),
+  );
   const lastKnown = new LastKnown<LinkAnswer<unknown>>(config.cacheMaxEntries, now);
   const noDip = new NoDipGuard(config.noDipMaxEntries);
   const reader = new MetricReader({
@@ -137,7 +139,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     ],
   });
 
-  const dataOptions = { reader, clock, now };
+  const dataOptions = { reader, clock, now, historyDays: config.historyDays };
   const limiter = new RateLimiter(config.rateLimitPerSecond, now);
   const authThrottle = new AuthThrottle(config.authFailuresPerMinute);
   await app.register(

@@ -115,6 +115,13 @@ export const gatewaySettings = {
     min: 1,
     doc: "Entries of the micro-cache and, separately, of the last-known values kept for stale serving.",
   }),
+  historyDays: int({
+    env: "HISTORY_DAYS",
+    default: 3,
+    min: 0,
+    max: 366,
+    doc: "Days before today a date parameter may name: what the links keep (the processors' KEY_TTL_SECONDS); other dates get 400.",
+  }),
   staleServeMaxMs: duration({
     env: "STALE_SERVE_MAX",
     default: 300_000,

@@ -2,7 +2,7 @@ import type { Redis } from "ioredis";
 import { type BusinessClock, MINUTE_MS } from "../common/businessTime.ts";
 import { findDerived } from "../common/catalog.ts";
 import { readDayValue, readSeries, readTop, type SeriesPoint, type TopEntry } from "../common/linkReader.ts";
-import type { LastKnown, MicroCache } from "./cache.ts";
+import { holdsData, type LastKnown, type MicroCache } from "./cache.ts";
 import { ApiError } from "./httpErrors.ts";
 import { type LinkAnswer, type LinkRouter, NoLinkAnswered, type RoutingSource } from "./links/linkRouter.ts";
 import type { GatewayMetrics } from "./metrics.ts";
@@ -69,8 +69,8 @@ export class MetricReader {
   }
 
   private valueServed(q: ValueQuery, answer: LinkAnswer<number | null>, linkStale: boolean) {
-    const guarded = this.guard(q, answer.value);
-    const stale = linkStale || guarded.raised;
+    const guarded = this.guard(q, answer.value, answer);
+    const stale = linkStale || guarded.behind;
     // Spelt out rather than spread from q: this runs on every value request, and the spread showed.
     const data: ValueResult = {
       metric: q.metric,
@@ -94,9 +94,9 @@ export class MetricReader {
     );
     let stale = read.stale;
     const data = qs.map((q, i) => {
-      const guarded = this.guard(q, read.answer.value[i] as number | null);
-      stale ||= guarded.raised;
-      return { ...q, value: guarded.value, stale: read.stale || guarded.raised };
+      const guarded = this.guard(q, read.answer.value[i] as number | null, read.answer);
+      stale ||= guarded.behind;
+      return { ...q, value: guarded.value, stale: read.stale || guarded.behind };
     });
     return this.result(read.answer, data, stale);
   }
@@ -107,8 +107,8 @@ export class MetricReader {
     );
     let stale = read.stale;
     const entries = read.answer.value.map((e) => {
-      const guarded = this.guard({ ...q, key: e.key, window: "day" }, e.value);
-      stale ||= guarded.raised;
+      const guarded = this.guard({ ...q, key: e.key, window: "day" }, e.value, read.answer);
+      stale ||= guarded.behind;
       return { key: e.key, value: guarded.value as number };
     });
     entries.sort((a, b) => b.value - a.value);
@@ -146,7 +146,7 @@ export class MetricReader {
     try {
       const answer = await cache.get(cacheKey, async () => {
         const fresh = await router.read(op);
-        lastKnown.remember(cacheKey, fresh);
+        if (holdsData(fresh.value)) lastKnown.remember(cacheKey, fresh);
         return fresh;
       });
       return { answer: answer as LinkAnswer<T>, stale: false };
@@ -162,11 +162,16 @@ export class MetricReader {
     }
   }
 
-  private guard(q: ValueQuery, value: number | null): { value: number | null; raised: boolean } {
+  private guard(
+    q: ValueQuery,
+    value: number | null,
+    answer: LinkAnswer<unknown>,
+  ): { value: number | null; behind: boolean } {
     if (value === null || q.window !== "day" || !metricView(q.metric).cumulative)
-      return { value, raised: false };
-    const guarded = this.deps.noDip.guard(q.metric, q.dim, q.key, q.date, value);
-    if (guarded.raised) this.deps.metrics.staleServed.inc({ reason: "no_dip" });
+      return { value, behind: false };
+    const asOf = answer.asOf === null ? 0 : Date.parse(answer.asOf);
+    const guarded = this.deps.noDip.guard(q.metric, q.dim, q.key, q.date, value, { link: answer.link, asOf });
+    if (guarded.behind) this.deps.metrics.staleServed.inc({ reason: "no_dip" });
     return guarded;
   }
 

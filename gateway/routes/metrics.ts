@@ -157,12 +157,15 @@ function sendValueAnswer(reply: FastifyReply, served: Served<ValueResult>): void
   reply.send(valueAnswer(reply, served));
 }
 
-export const metricRoutes: FastifyPluginAsync<DataRouteOptions> = async (app, { reader, clock, now }) => {
+export const metricRoutes: FastifyPluginAsync<DataRouteOptions> = async (
+  app,
+  { reader, clock, now, historyDays },
+) => {
   app.get<MetricRequest<Omit<ValueInput, "metric">>>(
     "/metrics/:metric",
     { schema: valueSchema },
     (req, reply) => {
-      const q = valueQuery({ ...req.query, metric: req.params.metric }, clock, now());
+      const q = valueQuery({ ...req.query, metric: req.params.metric }, clock, now(), historyDays);
       const hit = reader.cachedValue(q);
       if (hit === undefined) return reader.value(q).then((served) => valueAnswer(reply, served));
       // A micro-cache hit takes no promise, but is still sent in the check phase as MicroCache.get sends
@@ -175,7 +178,10 @@ export const metricRoutes: FastifyPluginAsync<DataRouteOptions> = async (app, { 
     "/metrics/:metric/top",
     { schema: topSchema },
     async (req, reply) =>
-      answer(reply, await reader.top(topQuery({ ...req.query, metric: req.params.metric }, clock, now()))),
+      answer(
+        reply,
+        await reader.top(topQuery({ ...req.query, metric: req.params.metric }, clock, now(), historyDays)),
+      ),
   );
 
   app.get<MetricRequest<{ dim?: string; key?: string; from?: string; to?: string }>>(

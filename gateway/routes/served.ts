@@ -9,6 +9,8 @@ export interface DataRouteOptions {
   reader: MetricReader;
   clock: BusinessClock;
   now: () => number;
+  /** Days before today a date parameter may name (what the links keep). */
+  historyDays: number;
 }
 
 export const LINK_HEADER = "x-oneservice-link";

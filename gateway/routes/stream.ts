@@ -81,9 +81,11 @@ async function readSnapshot(
   const now = opts.now();
   const [values, tops, series] = await Promise.all([
     sub.metrics.length > 0
-      ? reader.values(sub.metrics.map((metric) => valueQuery({ metric }, opts.clock, now)))
+      ? reader.values(sub.metrics.map((metric) => valueQuery({ metric }, opts.clock, now, opts.historyDays)))
       : undefined,
-    Promise.all(sub.top.map((t) => reader.top(topQuery({ ...t, n: sub.n }, opts.clock, now)))),
+    Promise.all(
+      sub.top.map((t) => reader.top(topQuery({ ...t, n: sub.n }, opts.clock, now, opts.historyDays))),
+    ),
     Promise.all(sub.series.map((metric) => reader.series(seriesQuery({ metric }, now)))),
   ]);
   const answers = [values, ...tops, ...series].filter((a) => a !== undefined);
