@@ -10,7 +10,7 @@ import type { Logger } from "../common/logger.ts";
 import { opsRoutes } from "../common/opsRoutes.ts";
 import { installStrictInput } from "../common/strictInput.ts";
 import { createMetricsRegistry } from "../common/telemetry.ts";
-import { apiKeyAuth, RateLimiter } from "./auth.ts";
+import { apiKeyAuth, charger, RateLimiter } from "./auth.ts";
 import { holdsData, LastKnown, MicroCache } from "./cache.ts";
 import { installCallLog } from "./callLog.ts";
 import type { GatewayConfig } from "./config.ts";
@@ -139,12 +139,12 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     ],
   });
 
-  const dataOptions = { reader, clock, now, historyDays: config.historyDays };
-  const limiter = new RateLimiter(config.rateLimitPerSecond, now);
+  const charge = charger(new RateLimiter(config.rateLimitPerSecond, now), metrics);
+  const dataOptions = { reader, clock, now, historyDays: config.historyDays, charge };
   const authThrottle = new AuthThrottle(config.authFailuresPerMinute);
   await app.register(
     async (api) => {
-      const auth = apiKeyAuth(config.apiKeys, limiter, authThrottle, metrics);
+      const auth = apiKeyAuth(config.apiKeys, charge, authThrottle, metrics);
       // One hook rather than two, as each costs on every request. The routing version is set up front so
       // that refusals (401, 429, 400, 503…) also say which routing was in force; an answer replaces it
       // with the version it was served under.

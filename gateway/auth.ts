@@ -18,20 +18,36 @@ export class RateLimiter {
     private readonly now: () => number,
   ) {}
 
-  /** Takes a token for `app`: 0 when the request may go, else the seconds until one is free. */
-  take(app: string): number {
+  /**
+   * Takes `cost` tokens for `app`: 0 when the request may go, else the seconds until they are there. A cost
+   * above one second's worth is charged as one second's worth: it empties the bucket but stays possible.
+   */
+  take(app: string, cost = 1): number {
     if (this.perSecond === 0) return 0;
+    const need = Math.min(cost, this.perSecond);
     const now = this.now();
     const bucket = this.buckets.get(app) ?? { tokens: this.perSecond, at: now };
     bucket.tokens = Math.min(this.perSecond, bucket.tokens + ((now - bucket.at) / 1000) * this.perSecond);
     bucket.at = now;
     this.buckets.set(app, bucket);
-    if (bucket.tokens >= 1) {
-      bucket.tokens -= 1;
+    if (bucket.tokens >= need) {
+      bucket.tokens -= need;
       return 0;
     }
-    return Math.max(1, Math.ceil((1 - bucket.tokens) / this.perSecond));
+    return Math.max(1, Math.ceil((need - bucket.tokens) / this.perSecond));
   }
+}
+
+/** Charges `app` for `cost` tokens of its rate limit, or throws the 429 saying when to come back. */
+export type Charge = (app: string, cost: number) => void;
+
+export function charger(limiter: RateLimiter, metrics: GatewayMetrics): Charge {
+  return (app, cost) => {
+    const wait = limiter.take(app, cost);
+    if (wait === 0) return;
+    metrics.rateLimited.inc({ app });
+    throw new ApiError(429, `rate limit of application ${app} exceeded`, undefined, wait);
+  };
 }
 
 /**
@@ -40,7 +56,7 @@ export class RateLimiter {
  */
 export function apiKeyAuth(
   apiKeys: Record<string, string>,
-  limiter: RateLimiter,
+  charge: Charge,
   throttle: AuthThrottle,
   metrics: GatewayMetrics,
 ) {
@@ -61,10 +77,12 @@ export function apiKeyAuth(
     const app = appByKey.get(key);
     if (app === undefined) return failed(req, 403, "unknown API key");
     req.app = app;
-    const wait = limiter.take(app);
-    if (wait === 0) return undefined;
-    metrics.rateLimited.inc({ app });
-    return new ApiError(429, `rate limit of application ${app} exceeded`, undefined, wait);
+    try {
+      charge(app, 1);
+      return undefined;
+    } catch (err) {
+      return err as ApiError;
+    }
   };
   // A callback hook rather than an async one: it runs on every request, and a promise per request shows.
   return (req: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void): void => {

@@ -189,6 +189,15 @@ export interface SeriesQuery {
 }
 
 /** `from`/`to` are ISO times rounded out to whole minutes; by default the last 60 minutes up to now. */
+/** Minute reads a series costs per rate-limit token: an hour of a catalog metric is one request's worth. */
+const SERIES_MINUTES_PER_TOKEN = 60;
+
+/** Rate-limit tokens a series read costs: its minute reads (twice for a ratio) by the hour, at least one. */
+export function seriesCost(q: SeriesQuery): number {
+  const reads = ((q.to - q.from) / MINUTE_MS) * (DERIVED.some((d) => d.name === q.metric) ? 2 : 1);
+  return Math.max(1, Math.ceil(reads / SERIES_MINUTES_PER_TOKEN));
+}
+
 export function seriesQuery(
   input: { metric: string; dim?: string; key?: string; from?: string; to?: string },
   now: number,

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync, FastifyReply, FastifySchema } from "fastify";
 import { errorResponses } from "../httpErrors.ts";
 import type { Served, ValueResult } from "../metricReader.ts";
-import { paramSchemas, seriesQuery, topQuery, type ValueInput, valueQuery } from "../params.ts";
+import { paramSchemas, seriesCost, seriesQuery, topQuery, type ValueInput, valueQuery } from "../params.ts";
 import {
   answer,
   apiKeySecurity,
@@ -159,7 +159,7 @@ function sendValueAnswer(reply: FastifyReply, served: Served<ValueResult>): void
 
 export const metricRoutes: FastifyPluginAsync<DataRouteOptions> = async (
   app,
-  { reader, clock, now, historyDays },
+  { reader, clock, now, historyDays, charge },
 ) => {
   app.get<MetricRequest<Omit<ValueInput, "metric">>>(
     "/metrics/:metric",
@@ -187,7 +187,11 @@ export const metricRoutes: FastifyPluginAsync<DataRouteOptions> = async (
   app.get<MetricRequest<{ dim?: string; key?: string; from?: string; to?: string }>>(
     "/metrics/:metric/series",
     { schema: seriesSchema },
-    async (req, reply) =>
-      answer(reply, await reader.series(seriesQuery({ ...req.query, metric: req.params.metric }, now()))),
+    async (req, reply) => {
+      const q = seriesQuery({ ...req.query, metric: req.params.metric }, now());
+      // Every request takes one token; a series takes one more per hour of minutes it reads beyond the first.
+      charge(req.app, seriesCost(q) - 1);
+      return answer(reply, await reader.series(q));
+    },
   );
 };

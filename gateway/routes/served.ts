@@ -1,5 +1,6 @@
 import type { FastifyReply } from "fastify";
 import type { BusinessClock } from "../../common/businessTime.ts";
+import type { Charge } from "../auth.ts";
 import type { MetricReader, Served } from "../metricReader.ts";
 
 // What the data routes share: their dependencies, the headers naming the link that answered, and the
@@ -11,6 +12,8 @@ export interface DataRouteOptions {
   now: () => number;
   /** Days before today a date parameter may name (what the links keep). */
   historyDays: number;
+  /** Charges the calling application for what a read costs beyond the one token every request takes. */
+  charge: Charge;
 }
 
 export const LINK_HEADER = "x-oneservice-link";
