@@ -98,6 +98,12 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     clock,
     staleServeMaxMs: config.staleServeMaxMs,
     metrics,
+    // Data that stopped is stale however it is read: frozen on the link, or the comparator judges it down.
+    stoppedSince: (link) => {
+      const health = routing.health?.links[link];
+      const down = health?.state === "down" ? Date.parse(health.since) : null;
+      return down ?? pool.frozenSince(link, config.staleAfterMs);
+    },
   });
   routing.onApply((doc, previous) => {
     if (previous?.active !== doc.active) cache.clear();

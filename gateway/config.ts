@@ -122,6 +122,13 @@ export const gatewaySettings = {
     max: 366,
     doc: "Days before today a date parameter may name: what the links keep (the processors' KEY_TTL_SECONDS); other dates get 400.",
   }),
+  staleAfterMs: duration({
+    env: "STALE_AFTER",
+    default: 10_000,
+    shownDefault: "10s",
+    min: 1_000,
+    doc: "Answers from a link whose data (its watermark) has not advanced for this long are flagged stale, with staleSince.",
+  }),
   staleServeMaxMs: duration({
     env: "STALE_SERVE_MAX",
     default: 300_000,

@@ -19,8 +19,13 @@ export interface Served<T> {
   data: T;
   link: string;
   asOf: string | null;
-  /** Some value is not the link's current one: a last-known value, or a no-dip guarded one. */
+  /**
+   * Some value is not the link's current one (a last-known value, a no-dip guarded one), or the link's data
+   * stopped: it has not advanced for STALE_AFTER, or the comparator judges the link down.
+   */
   stale: boolean;
+  /** When the serving link's data stopped, if it did (ISO); null otherwise. */
+  staleSince: string | null;
   routingVersion: number;
 }
 
@@ -52,6 +57,8 @@ export interface MetricReaderDeps {
   clock: BusinessClock;
   staleServeMaxMs: number;
   metrics: GatewayMetrics;
+  /** Since when a link's data stopped advancing or the comparator judged it down (epoch ms), or null. */
+  stoppedSince: (link: string) => number | null;
 }
 
 export class MetricReader {
@@ -176,11 +183,14 @@ export class MetricReader {
   }
 
   private result<T>(answer: LinkAnswer<unknown>, data: T, stale: boolean): Served<T> {
+    const stopped = this.deps.stoppedSince(answer.link);
+    if (stopped !== null) this.deps.metrics.staleServed.inc({ reason: "stopped" });
     return {
       data,
       link: answer.link,
       asOf: answer.asOf,
-      stale,
+      stale: stale || stopped !== null,
+      staleSince: stopped === null ? null : new Date(stopped).toISOString(),
       routingVersion: this.deps.routing.current?.version ?? 0,
     };
   }

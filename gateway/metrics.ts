@@ -81,7 +81,7 @@ export function gatewayMetrics(registry: Registry, links: readonly string[]) {
     }),
     staleServed: new Counter({
       name: "oneservice_gateway_stale_served_total",
-      help: "Responses flagged stale: no_dip = a lagging link's smaller cumulative value replaced by one already served; links_down = last-known value served with every link down",
+      help: "Responses flagged stale: no_dip = a lagging link's smaller cumulative value replaced by one already served; links_down = last-known value served with every link down; stopped = the serving link's data stopped advancing (STALE_AFTER) or the comparator judges it down",
       labelNames: ["reason"] as const,
       registers,
     }),

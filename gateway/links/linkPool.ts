@@ -35,6 +35,8 @@ interface Entry extends LinkConnection {
   lastError: string | null;
   watermark: number;
   heartbeat: number;
+  /** When the watermark last moved forward (epoch ms; 0 = not seen yet). */
+  advancedAt: number;
 }
 
 export class LinkPool {
@@ -62,6 +64,7 @@ export class LinkPool {
         lastError: null,
         watermark: 0,
         heartbeat: 0,
+        advancedAt: 0,
       };
       redis.on("ready", () => this.changed(entry, true));
       redis.on("close", () => this.changed(entry, false));
@@ -86,6 +89,12 @@ export class LinkPool {
   asOf(id: string): string | null {
     const watermark = this.entries.get(id)?.watermark ?? 0;
     return watermark > 0 ? new Date(watermark).toISOString() : null;
+  }
+
+  /** Since when the link's data has not advanced, when that is longer than `boundMs`; else null. */
+  frozenSince(id: string, boundMs: number, now = Date.now()): number | null {
+    const advancedAt = this.entries.get(id)?.advancedAt ?? 0;
+    return advancedAt > 0 && now - advancedAt > boundMs ? advancedAt : null;
   }
 
   anyConnected(): boolean {
@@ -133,6 +142,7 @@ export class LinkPool {
     if (entry.redis.status !== "ready") return;
     try {
       const progress = await readProgress(entry.redis);
+      if (progress.watermark > entry.watermark || entry.advancedAt === 0) entry.advancedAt = Date.now();
       entry.watermark = progress.watermark;
       entry.heartbeat = progress.heartbeat;
     } catch (err) {

@@ -150,6 +150,7 @@ function valueAnswer(reply: FastifyReply, served: Served<ValueResult>) {
     asOf: served.asOf,
     link: served.link,
     stale: served.stale,
+    staleSince: served.staleSince,
   };
 }
 

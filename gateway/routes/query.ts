@@ -77,6 +77,7 @@ export const queryRoutes: FastifyPluginAsync<DataRouteOptions> = async (
       setServedHeaders(reply, served);
       return {
         asOf: served.asOf,
+        staleSince: served.staleSince,
         link: served.link,
         stale: served.stale,
         routingVersion: served.routingVersion,

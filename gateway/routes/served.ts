@@ -30,7 +30,13 @@ export function setServedHeaders(
 /** Sets the served-by headers and gives the body: the answer's fields plus asOf, link and stale. */
 export function answer<T extends object>(reply: FastifyReply, served: Served<T>) {
   setServedHeaders(reply, served);
-  return { ...served.data, asOf: served.asOf, link: served.link, stale: served.stale };
+  return {
+    ...served.data,
+    asOf: served.asOf,
+    link: served.link,
+    stale: served.stale,
+    staleSince: served.staleSince,
+  };
 }
 
 export const apiKeySecurity = [{ apiKey: [] }];
@@ -43,6 +49,12 @@ export const servedProperties = {
   link: { type: "string", description: "The link that answered" },
   stale: {
     type: "boolean",
-    description: "A last-known value (no link answered) or a value held up by the no-dip guard",
+    description:
+      "A last-known value (no link answered), a value held up by the no-dip guard, or the link's data stopped (see staleSince)",
+  },
+  staleSince: {
+    type: ["string", "null"],
+    description:
+      "When the answering link's data stopped advancing (or the comparator judged it down); null while it advances",
   },
 } as const;

@@ -69,7 +69,14 @@ function subscription(q: StreamQuery): Subscription {
 type Parts = Record<"values" | "top" | "series", Record<string, unknown>>;
 
 interface Snapshot {
-  meta: { link: string; routingVersion: number; asOf: string | null; date: string; stale: boolean };
+  meta: {
+    link: string;
+    routingVersion: number;
+    asOf: string | null;
+    date: string;
+    stale: boolean;
+    staleSince: string | null;
+  };
   parts: Parts;
 }
 
@@ -105,6 +112,7 @@ async function readSnapshot(
       asOf: first.asOf,
       date: opts.clock.dateOf(now),
       stale: answers.some((a) => a.stale),
+      staleSince: first.staleSince,
     },
     parts,
   };

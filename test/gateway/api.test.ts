@@ -57,6 +57,7 @@ describe("gateway API", () => {
       asOf: new Date(watermark).toISOString(),
       link: "a",
       stale: false,
+      staleSince: null,
     });
   });
 
