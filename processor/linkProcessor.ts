@@ -11,7 +11,7 @@ import { INPUT_TOPICS, TOPICS } from "../common/topics.ts";
 import { type BatchContext, runBatch } from "./batchRunner.ts";
 import type { processorSettings } from "./config.ts";
 import { CoPartitionAssigner } from "./coPartitionAssigner.ts";
-import { sendDeadLetters } from "./deadLetters.ts";
+import { DeadLetterSink } from "./deadLetters.ts";
 import { CategoryIndustry, SellerTiers } from "./dimensions.ts";
 import { LinkStore } from "./linkStore.ts";
 import type { ProcessorMetrics } from "./metrics.ts";
@@ -37,6 +37,7 @@ export interface LinkProcessorDeps {
 export class LinkProcessor {
   private readonly consumer: Consumer;
   private readonly producer: Producer;
+  private readonly deadLetters: DeadLetterSink;
   private readonly store: LinkStore;
   private readonly clock: BusinessClock;
   private readonly categories: CategoryIndustry;
@@ -68,6 +69,15 @@ export class LinkProcessor {
       retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 2_000, restartOnFailure: async () => false },
     });
     this.producer = d.kafka.producer({ allowAutoTopicCreation: false, retry: { retries: 5 } });
+    this.deadLetters = new DeadLetterSink(
+      this.producer,
+      {
+        sendFailed: () => d.metrics.deadLetterSendFailures.inc(),
+        dropped: (n) => d.metrics.deadLettersDropped.inc(n),
+        spooled: (bytes) => d.metrics.deadLetterSpoolBytes.set(bytes),
+      },
+      d.log,
+    );
     this.batchContext = {
       store: this.store,
       tiers: this.tiers,
@@ -76,7 +86,7 @@ export class LinkProcessor {
       latenessMs: c.latenessMs,
       futureMs: c.futureMs,
       keyTtlSeconds: c.keyTtlSeconds,
-      beforeApply: (plan) => sendDeadLetters(this.producer, plan.topic, plan.partition, plan.deadLetters),
+      beforeApply: async (plan) => this.deadLetters.enqueue(plan.topic, plan.partition, plan.deadLetters),
       onGap: (gap) => this.onDataLoss(gap),
       onFenced: (field, current) => {
         this.d.metrics.batches.inc({ topic: field.slice(0, field.lastIndexOf(":")), result: "fenced" });
@@ -276,6 +286,7 @@ export class LinkProcessor {
     this.stopping = true;
     for (const t of this.timers) clearInterval(t);
     await this.consumer.disconnect();
+    await this.deadLetters.close();
     await this.producer.disconnect();
     await this.store.leave(this.memberId).catch(() => {});
     this.categories.close();
