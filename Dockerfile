@@ -10,9 +10,11 @@ ARG NODE_IMAGE=node:20-bookworm-slim
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-# No install script is needed at run time: koffi serves only the dev stack's embedded Kafka, protobufjs's
-# is a version notice, and esbuild (under tsx) finds its platform binary without its own.
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+COPY patches ./patches
+# Install scripts run: postinstall applies patches/ (the kafkajs patch) with patch-package, a production
+# dependency for that reason, and fails the build if a patch does not apply, so the image runs the kafkajs
+# the tests ran. test/helm/chart.test.ts checks this step.
+RUN npm ci --omit=dev --no-audit --no-fund \
  && if [ ! -d node_modules/tsx ]; then \
       echo "tsx must be listed in dependencies: the image runs the services through it" >&2; exit 1; \
     fi

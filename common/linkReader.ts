@@ -78,6 +78,27 @@ export async function readSeries(
   return points;
 }
 
+/** A processor heartbeat's time (epoch ms), or null when the entry is not a heartbeat. */
+export function heartbeatTime(raw: string): number | null {
+  let ts: unknown;
+  try {
+    ts = (JSON.parse(raw) as { ts?: unknown } | null)?.ts;
+  } catch {
+    return null;
+  }
+  return Number.isSafeInteger(ts) && (ts as number) > 0 ? (ts as number) : null;
+}
+
+/** A stored offset or event time: a non-negative integer, or null for anything else. */
+function count(raw: string | undefined): number | null {
+  const n = Number(raw);
+  return raw !== undefined && raw !== "" && Number.isSafeInteger(n) && n >= 0 ? n : null;
+}
+
+/**
+ * Progress of a link. Each entry is checked on its own: one malformed heartbeat, offset or event time is
+ * skipped, and says nothing about the rest of the link (one bad entry used to make a whole link look down).
+ */
 export async function readProgress(redis: Redis): Promise<LinkProgress> {
   const [offsets, maxEts, closed, heartbeats] = await Promise.all([
     redis.hgetall(keys.offsets),
@@ -86,19 +107,17 @@ export async function readProgress(redis: Redis): Promise<LinkProgress> {
     redis.hvals(keys.heartbeats),
   ]);
   const partitions: LinkProgress["partitions"] = {};
-  for (const [tp, offset] of Object.entries(offsets)) {
-    partitions[tp] = { offset: Number(offset), maxEventTime: Number(maxEts[tp] ?? 0) };
+  for (const [tp, raw] of Object.entries(offsets)) {
+    const offset = count(raw);
+    if (offset !== null) partitions[tp] = { offset, maxEventTime: count(maxEts[tp]) ?? 0 };
   }
-  const times = Object.values(maxEts).map(Number);
+  const times = Object.values(maxEts).flatMap((raw) => count(raw) ?? []);
   let heartbeat = 0;
-  for (const hb of heartbeats) {
-    const ts = Number((JSON.parse(hb) as { ts?: number }).ts ?? 0);
-    if (ts > heartbeat) heartbeat = ts;
-  }
+  for (const hb of heartbeats) heartbeat = Math.max(heartbeat, heartbeatTime(hb) ?? 0);
   return {
     watermark: times.length > 0 ? Math.min(...times) : 0,
     partitions,
-    closedThrough: closed === null ? 0 : Number(closed),
+    closedThrough: count(closed ?? undefined) ?? 0,
     heartbeat,
   };
 }

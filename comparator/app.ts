@@ -7,9 +7,12 @@ import Fastify, {
   type RawServerDefault,
 } from "fastify";
 import type { Registry } from "prom-client";
+import { AuthThrottle } from "../common/adminAuth.ts";
+import { fastifyTimeouts } from "../common/httpTimeouts.ts";
 import type { LinkAddress } from "../common/links.ts";
 import type { Logger } from "../common/logger.ts";
 import { opsRoutes } from "../common/opsRoutes.ts";
+import { installStrictInput } from "../common/strictInput.ts";
 import { createMetricsRegistry } from "../common/telemetry.ts";
 import { Comparator, type ComparatorConfig } from "./comparator.ts";
 import { comparatorMetrics } from "./metrics.ts";
@@ -48,18 +51,20 @@ export async function buildComparator(opts: ComparatorOptions): Promise<BuiltCom
   const { config, log } = opts;
   const registry = opts.registry ?? createMetricsRegistry("comparator", { replica: config.comparatorId });
   const consul = consulClient(config.consulAddr, config.consulToken);
+  const metrics = comparatorMetrics(registry, config.links);
   let url = "";
   const comparator = new Comparator({
     config,
     links: opts.links,
     consul,
     log,
-    metrics: comparatorMetrics(registry, config.links),
+    metrics,
     tracer: opts.tracer,
     url: () => url,
   });
 
-  const app = Fastify({ loggerInstance: log.child({ part: "http" }) });
+  const app = Fastify({ loggerInstance: log.child({ part: "http" }), ...fastifyTimeouts(config) });
+  installStrictInput(app);
   await app.register(opsRoutes, {
     registry,
     readiness: [{ name: "comparator", check: () => comparator.readiness() }],
@@ -83,6 +88,8 @@ export async function buildComparator(opts: ComparatorOptions): Promise<BuiltCom
     repairs,
     links: config.links,
     adminToken: config.adminToken,
+    authThrottle: new AuthThrottle(config.authFailuresPerMinute),
+    onAuthFailure: (status) => metrics.authFailures.inc({ status: String(status) }),
   });
   await app.register(consoleRoutes);
 

@@ -3,6 +3,7 @@ import { dirname } from "node:path";
 import type Consul from "consul";
 import type { Logger } from "../common/logger.ts";
 import { CONSUL_KEYS } from "../common/routing.ts";
+import { encodeValue, type KvTxnOp, type KvTxnResult, kvTxn, TXN_MAX_OPS } from "./consulTxn.ts";
 
 // The audit trail: every decision with its evidence, kept twice. In Consul (one key per record under
 // CONSUL_KEYS.audit, named so that key order is time order) it is shared by the replicas and survives this
@@ -20,6 +21,7 @@ export const DECISION_KINDS = [
   "forced_failover",
   "pin",
   "unpin",
+  "routing_replaced",
   "refused",
   "repair",
   "forced_repair",
@@ -48,6 +50,43 @@ export interface AuditRecord {
 
 export type NewAuditRecord = Omit<AuditRecord, "id" | "at">;
 
+export interface AuditPage {
+  source: "consul" | "file";
+  records: AuditRecord[];
+  /** Entries of this page that were not valid audit records: skipped, and counted. */
+  skipped: number;
+  /** Pass as `before` for the next (older) page; null when this page reaches the oldest record. */
+  next: string | null;
+}
+
+const ID = /^\d{15}-[A-Za-z0-9_.-]{1,64}-\d{6}$/;
+const TEXT_MAX = 10_000;
+
+/** Validates an audit record read back from Consul or the local file; the problem, or null. */
+export function auditProblem(value: unknown): string | null {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return "not a JSON object";
+  const r = value as Record<string, unknown>;
+  if (typeof r.id !== "string" || !ID.test(r.id)) return "id must be <epoch ms>-<replica>-<sequence>";
+  if (typeof r.at !== "string" || Number.isNaN(Date.parse(r.at))) return "at must be an ISO-8601 instant";
+  if (!DECISION_KINDS.includes(r.kind as DecisionKind)) return "kind is not a known decision";
+  for (const field of ["by", "reason"] as const) {
+    const v = r[field];
+    if (typeof v !== "string" || v.length > TEXT_MAX) return `${field} must be a string`;
+  }
+  for (const field of ["link", "from", "to"] as const) {
+    const v = r[field];
+    if (v !== undefined && (typeof v !== "string" || v.length > 64)) return `${field} must be a link id`;
+  }
+  if (
+    r.routingVersion !== undefined &&
+    (!Number.isSafeInteger(r.routingVersion) || (r.routingVersion as number) < 1)
+  )
+    return "routingVersion must be a positive integer";
+  if (typeof r.evidence !== "object" || r.evidence === null || Array.isArray(r.evidence))
+    return "evidence must be an object";
+  return null;
+}
+
 export class AuditLog {
   private seq = 0;
   private readonly dirReady: Promise<unknown>;
@@ -58,15 +97,39 @@ export class AuditLog {
     private readonly replica: string,
     private readonly log: Logger,
     private readonly onConsulError: () => void,
+    private readonly onSkipped: (source: "consul" | "file", count: number) => void,
   ) {
     this.dirReady = mkdir(dirname(file), { recursive: true });
   }
 
-  /** Writes the record to the file, then to Consul; a failure of either is logged, never thrown. */
-  async record(entry: NewAuditRecord, at = Date.now()): Promise<AuditRecord> {
+  /** The record of `entry` with its id and time, written nowhere yet. */
+  stamp(entry: NewAuditRecord, at = Date.now()): AuditRecord {
     this.seq += 1;
     const id = `${String(at).padStart(15, "0")}-${this.replica}-${String(this.seq).padStart(6, "0")}`;
-    const record: AuditRecord = { id, at: new Date(at).toISOString(), ...entry };
+    return { id, at: new Date(at).toISOString(), ...entry };
+  }
+
+  /** The operation that writes `record` to Consul, for a transaction that writes it with what it explains. */
+  consulOp(record: AuditRecord): KvTxnOp {
+    return {
+      Verb: "set",
+      Key: `${CONSUL_KEYS.audit}${record.id}`,
+      Value: encodeValue(JSON.stringify(record)),
+    };
+  }
+
+  /** Stamps and keeps a decision that wrote nothing else to Consul. */
+  async record(entry: NewAuditRecord, at = Date.now()): Promise<AuditRecord> {
+    const record = this.stamp(entry, at);
+    await this.keep(record, false);
+    return record;
+  }
+
+  /**
+   * Writes the record to the file and, unless a transaction already put it there, to Consul; a failure of
+   * either is logged, never thrown.
+   */
+  async keep(record: AuditRecord, inConsul: boolean): Promise<void> {
     const line = JSON.stringify(record);
     try {
       await this.dirReady;
@@ -74,53 +137,120 @@ export class AuditLog {
     } catch (err) {
       this.log.error({ err: (err as Error).message, file: this.file }, "audit file write failed");
     }
-    try {
-      await this.consul.kv.set(`${CONSUL_KEYS.audit}${id}`, line);
-    } catch (err) {
-      this.onConsulError();
-      this.log.error({ err: (err as Error).message, record: id }, "audit write to Consul failed");
+    if (!inConsul) {
+      try {
+        await this.consul.kv.set(`${CONSUL_KEYS.audit}${record.id}`, line);
+      } catch (err) {
+        this.onConsulError();
+        this.log.error({ err: (err as Error).message, record: record.id }, "audit write to Consul failed");
+      }
     }
     this.log.info({ audit: record }, `decision: ${record.kind}`);
-    return record;
   }
 
-  /** Newest first; from Consul, or from the local file when Consul cannot be read. */
-  async list(limit: number): Promise<{ source: "consul" | "file"; records: AuditRecord[] }> {
+  /**
+   * One page, newest first, of the records older than `before` (an id; all when absent): from Consul, reading
+   * the key names and then only the page's values, or from the local file when Consul cannot be read.
+   */
+  async list(limit: number, before?: string): Promise<AuditPage> {
+    let ids: string[];
     try {
-      const items = await this.consul.kv.get({ key: CONSUL_KEYS.audit, recurse: true });
-      const list = Array.isArray(items) ? items : items ? [items] : [];
-      const records = list
-        .sort((a, b) => (a.Key < b.Key ? 1 : -1))
-        .slice(0, limit)
-        .flatMap((item) => parseRecord(item.Value ?? ""));
-      return { source: "consul", records };
+      ids = await this.ids();
     } catch (err) {
       this.onConsulError();
       this.log.warn({ err: (err as Error).message }, "audit read from Consul failed; reading the local file");
-      return { source: "file", records: await this.fromFile(limit) };
+      return this.fromFile(limit, before);
     }
+    const older = ids.filter((id) => before === undefined || id < before).reverse();
+    const wanted = older.slice(0, limit);
+    let values: (string | null)[];
+    try {
+      // get-or-empty answers ModifyIndex 0 for a key that is gone (deleted since it was listed: pruned).
+      values = (await this.eachRecord(wanted, "get-or-empty")).map((r) =>
+        r.ModifyIndex === 0 ? null : Buffer.from(r.Value ?? "", "base64").toString("utf8"),
+      );
+    } catch (err) {
+      this.onConsulError();
+      this.log.warn({ err: (err as Error).message }, "audit read from Consul failed; reading the local file");
+      return this.fromFile(limit, before);
+    }
+    const present = wanted.flatMap((id, i) =>
+      values[i] === null ? [] : [{ id, text: values[i] as string }],
+    );
+    const records = present.flatMap(({ id, text }) => parseRecord(text, id));
+    const skipped = present.length - records.length;
+    if (skipped > 0) this.onSkipped("consul", skipped);
+    return { source: "consul", records, skipped, next: nextCursor(older, wanted) };
   }
 
-  private async fromFile(limit: number): Promise<AuditRecord[]> {
+  /** Deletes the oldest records in Consul beyond the newest `retain`; how many it deleted. */
+  async prune(retain: number): Promise<number> {
+    const ids = await this.ids();
+    const excess = ids.slice(0, Math.max(0, ids.length - retain));
+    await this.eachRecord(excess, "delete");
+    return excess.length;
+  }
+
+  /** One operation on each record's key, as few transactions as Consul's operation limit allows. */
+  private async eachRecord(ids: readonly string[], verb: "get-or-empty" | "delete"): Promise<KvTxnResult[]> {
+    const results: KvTxnResult[] = [];
+    for (let i = 0; i < ids.length; i += TXN_MAX_OPS) {
+      const ops = ids
+        .slice(i, i + TXN_MAX_OPS)
+        .map((id) => ({ Verb: verb, Key: `${CONSUL_KEYS.audit}${id}` }));
+      const outcome = await kvTxn(this.consul, ops);
+      if (!outcome.ok) throw new Error(outcome.errors.map((e) => e.What).join("; "));
+      results.push(...outcome.results);
+    }
+    return results;
+  }
+
+  /** The ids of every record in Consul, oldest first (key order is time order). */
+  private async ids(): Promise<string[]> {
+    let keys: string[];
+    try {
+      keys = (await this.consul.kv.keys(CONSUL_KEYS.audit)) as string[];
+    } catch (err) {
+      if ((err as { response?: { statusCode?: number } }).response?.statusCode === 404) return [];
+      throw err;
+    }
+    return keys.map((k) => k.slice(CONSUL_KEYS.audit.length)).sort();
+  }
+
+  private async fromFile(limit: number, before?: string): Promise<AuditPage> {
     let text: string;
     try {
       text = await readFile(this.file, "utf8");
     } catch {
-      return [];
+      return { source: "file", records: [], skipped: 0, next: null };
     }
-    return text
-      .split("\n")
-      .flatMap(parseRecord)
-      .sort((a, b) => (a.id < b.id ? 1 : -1))
-      .slice(0, limit);
+    const lines = text.split("\n").filter((line) => line.trim() !== "");
+    const parsed = lines.flatMap((line) => parseRecord(line));
+    const skipped = lines.length - parsed.length;
+    if (skipped > 0) this.onSkipped("file", skipped);
+    const older = parsed
+      .filter((r) => before === undefined || r.id < before)
+      .sort((a, b) => (a.id < b.id ? 1 : -1));
+    const records = older.slice(0, limit);
+    return { source: "file", records, skipped, next: nextCursor(older, records) };
   }
 }
 
-function parseRecord(line: string): AuditRecord[] {
-  if (line.trim() === "") return [];
+function nextCursor<T>(all: readonly T[], page: readonly T[]): string | null {
+  const last = page.at(-1);
+  if (last === undefined || page.length === all.length) return null;
+  return typeof last === "string" ? last : (last as { id: string }).id;
+}
+
+/** The record in `text` when it is a valid one (and, read from Consul, the one its key names). */
+function parseRecord(text: string, keyId?: string): AuditRecord[] {
+  let value: unknown;
   try {
-    return [JSON.parse(line) as AuditRecord];
+    value = JSON.parse(text);
   } catch {
     return [];
   }
+  if (auditProblem(value) !== null) return [];
+  const record = value as AuditRecord;
+  return keyId === undefined || record.id === keyId ? [record] : [];
 }

@@ -13,7 +13,7 @@ import {
   type RoutingDocument,
 } from "../common/routing.ts";
 import { inSpan } from "../common/telemetry.ts";
-import { AuditLog, type AuditRecord, type NewAuditRecord } from "./audit.ts";
+import { AuditLog, type AuditRecord, type DecisionKind, type NewAuditRecord } from "./audit.ts";
 import type { comparatorSettings } from "./config.ts";
 import {
   type AutoDecision,
@@ -72,6 +72,10 @@ export interface GapPoint {
   gaps: Record<string, Record<string, number>>;
 }
 
+type OperatorOp = "failover" | "pin" | "unpin" | "replace";
+
+const AUDIT_PRUNE_EVERY_MS = 60_000;
+const HEARTBEAT_PRUNE_EVERY_MS = 60_000;
 const GAP_SAMPLE_MS = 1_000;
 const GAP_SAMPLES = 300;
 const ACKS_REFRESH_MS = 1_000;
@@ -95,6 +99,9 @@ export class Comparator {
   private holding: string | null = null;
   private reportedSuspicions = new Set<string>();
   private reportedProblem: string | null = null;
+  private lastGoodVersion = 0;
+  private auditPrunedAt = 0;
+  private heartbeatsPrunedAt = 0;
   private readonly faultOnsets = new Map<string, number>();
   private readonly gapPoints: GapPoint[] = [];
   private queue: Promise<unknown> = Promise.resolve();
@@ -110,8 +117,13 @@ export class Comparator {
     );
     this.judge = new Judge(c.links, c, now);
     this.routingStore = new RoutingStore(d.consul, c.links);
-    this.audit = new AuditLog(d.consul, c.auditFile, c.comparatorId, d.log, () =>
-      d.metrics.consulErrors.inc({ operation: "audit" }),
+    this.audit = new AuditLog(
+      d.consul,
+      c.auditFile,
+      c.comparatorId,
+      d.log,
+      () => d.metrics.consulErrors.inc({ operation: "audit" }),
+      (source, count) => d.metrics.auditSkipped.inc({ source }, count),
     );
     this.leader = new LeaderLock(d.consul, {
       key: CONSUL_KEYS.comparatorLeader,
@@ -160,6 +172,11 @@ export class Comparator {
 
   unpin(req: OperatorRequest): Promise<OperatorOutcome> {
     return this.serialized(() => this.operate("unpin", req));
+  }
+
+  /** Replaces an unusable routing document (the only way to repair one short of writing Consul by hand). */
+  replaceRouting(req: OperatorRequest): Promise<OperatorOutcome> {
+    return this.serialized(() => this.operate("replace", req));
   }
 
   /** Null when ready, else why not. */
@@ -250,6 +267,27 @@ export class Comparator {
     this.sampleGaps(now);
     for (const change of changes) this.onStateChange(change);
     await this.syncWithConsul(changes);
+    if (this.leader.isLeader && now - this.heartbeatsPrunedAt >= HEARTBEAT_PRUNE_EVERY_MS) {
+      this.heartbeatsPrunedAt = now;
+      await this.pruneHeartbeats();
+    }
+  }
+
+  /** Drops heartbeat entries of processors long gone, and entries that are not heartbeats, from every link. */
+  private async pruneHeartbeats(): Promise<void> {
+    await Promise.all(
+      this.probes.map(async (probe) => {
+        const link = probe.address.id;
+        try {
+          const deleted = await probe.pruneHeartbeats(this.d.config.heartbeatPruneAfterMs);
+          if (deleted.length === 0) return;
+          this.d.metrics.heartbeatsPruned.inc({ link }, deleted.length);
+          this.d.log.info({ link, members: deleted }, "pruned heartbeat entries");
+        } catch (err) {
+          this.d.log.warn({ link, err: (err as Error).message }, "heartbeat pruning failed");
+        }
+      }),
+    );
   }
 
   private publishLinkMetrics(): void {
@@ -300,6 +338,7 @@ export class Comparator {
       return;
     }
     this.routing = routing;
+    if (routing.doc) this.lastGoodVersion = Math.max(this.lastGoodVersion, routing.doc.version);
     if (this.leader.isLeader) {
       try {
         if (routing.doc === null && routing.problem === null) routing = await this.createInitialRouting();
@@ -310,6 +349,7 @@ export class Comparator {
           await this.recordDecision(stateChangeRecord(change, this.id), change.at);
         await this.reportSuspicions();
         await this.publishHealth(changes.length > 0);
+        await this.pruneAudit();
       } catch (err) {
         this.consulFailed("write", err);
       }
@@ -332,17 +372,34 @@ export class Comparator {
     this.d.metrics.gatewaysAcked.set(doc ? this.acks.filter((a) => a.version === doc.version).length : 0);
   }
 
+  private async pruneAudit(): Promise<void> {
+    const now = Date.now();
+    if (now - this.auditPrunedAt < AUDIT_PRUNE_EVERY_MS) return;
+    this.auditPrunedAt = now;
+    const pruned = await this.audit.prune(this.d.config.auditRetention);
+    this.d.metrics.auditPruned.inc(pruned);
+  }
+
   private async createInitialRouting(): Promise<RoutingSnapshot> {
-    const doc = initialRouting(this.d.config.links, this.id);
-    if ((await this.leader.confirm()) && (await this.routingStore.write(doc, 0))) {
-      await this.recordDecision({
-        kind: "initial_routing",
-        by: this.id,
-        to: doc.active,
-        reason: "no routing document in Consul: created the initial one",
-        routingVersion: doc.version,
-        evidence: { routing: doc },
-      });
+    // Gateways refuse a version below the one they run: a document lost from Consul is recreated above
+    // every version they acknowledge. Version 1 is the initial document wherever it was made (a gateway
+    // without any document runs the same one), so it needs nothing above it.
+    this.acks = await this.routingStore.readAcks();
+    const inForce = this.replacementBase().version;
+    const doc = { ...initialRouting(this.d.config.links, this.id), version: inForce > 1 ? inForce + 1 : 1 };
+    const record = this.audit.stamp({
+      kind: "initial_routing",
+      by: this.id,
+      to: doc.active,
+      reason: "no routing document in Consul: created the initial one",
+      routingVersion: doc.version,
+      evidence: { routing: doc },
+    });
+    if (
+      (await this.leader.confirm()) &&
+      (await this.routingStore.write(doc, 0, this.audit.consulOp(record)))
+    ) {
+      await this.keepDecision(record, true);
     }
     const fresh = await this.routingStore.read();
     this.routing = fresh;
@@ -418,9 +475,34 @@ export class Comparator {
           { active: decision.to, standby: decision.standby, mode: "auto", reason, changedBy: this.id },
           decidedAt,
         );
-        const written =
-          (await this.leader.confirm()) && (await this.routingStore.write(next, routing.modifyIndex));
+        const onset = this.faultOnsets.get(decision.from) ?? active.since;
+        // The record travels in the transaction that writes the change: `writtenAt` is when it was sent.
         const writtenAt = Date.now();
+        const record = this.audit.stamp({
+          kind: "auto_failover",
+          by: this.id,
+          from: decision.from,
+          to: decision.to,
+          reason,
+          routingVersion: next.version,
+          evidence: {
+            active: this.linkEvidence(decision.from),
+            target: { ...this.linkEvidence(decision.to), lastResort: decision.lastResort },
+            links: this.linkViews(),
+            thresholds: this.thresholds(),
+            timing: {
+              faultOnset: onset,
+              detectedAt: active.since,
+              decidedAt,
+              writtenAt,
+              detectionMs: active.since - onset,
+              switchMs: writtenAt - decidedAt,
+            },
+          },
+        });
+        const written =
+          (await this.leader.confirm()) &&
+          (await this.routingStore.write(next, routing.modifyIndex, this.audit.consulOp(record)));
         if (!written) {
           // Someone moved the routing since this probe read it; the next probe decides on what is there now.
           this.d.log.warn(
@@ -430,41 +512,19 @@ export class Comparator {
           span.setAttribute("written", false);
           return;
         }
-        this.routing = { doc: next, modifyIndex: -1, problem: null };
+        const committedAt = Date.now();
+        this.routing = { doc: next, modifyIndex: -1, problem: null, versionSeen: 0 };
         this.publishRoutingMetrics();
-        const onset = this.faultOnsets.get(decision.from) ?? active.since;
-        this.d.metrics.switchSeconds.observe((writtenAt - decidedAt) / 1000);
-        this.d.metrics.failoverSeconds.observe((writtenAt - onset) / 1000);
-        const evidence = {
-          active: this.linkEvidence(decision.from),
-          target: { ...this.linkEvidence(decision.to), lastResort: decision.lastResort },
-          links: this.linkViews(),
-          thresholds: this.thresholds(),
-          timing: {
-            faultOnset: onset,
-            detectedAt: active.since,
-            decidedAt,
-            writtenAt,
-            detectionMs: active.since - onset,
-            switchMs: writtenAt - decidedAt,
-          },
-        };
+        this.d.metrics.switchSeconds.observe((committedAt - decidedAt) / 1000);
+        this.d.metrics.failoverSeconds.observe((committedAt - onset) / 1000);
         span.setAttribute("written", true);
         span.setAttribute("routing.version", next.version);
-        await this.recordDecision({
-          kind: "auto_failover",
-          by: this.id,
-          from: decision.from,
-          to: decision.to,
-          reason,
-          routingVersion: next.version,
-          evidence,
-        });
+        await this.keepDecision(record, true);
       },
     );
   }
 
-  private async operate(op: "failover" | "pin" | "unpin", req: OperatorRequest): Promise<OperatorOutcome> {
+  private async operate(op: OperatorOp, req: OperatorRequest): Promise<OperatorOutcome> {
     if (!this.leader.isLeader) return this.notLeader();
     let snapshot: RoutingSnapshot;
     try {
@@ -473,13 +533,23 @@ export class Comparator {
       this.consulFailed("read_routing", err);
       return { ok: false, status: 503, error: "consul_unavailable", message: (err as Error).message };
     }
-    const current = snapshot.doc;
+    if (op === "replace" && snapshot.doc) {
+      return {
+        ok: false,
+        status: 409,
+        error: "routing_usable",
+        message: "the routing document is usable: change it with /v1/failover, /v1/pin or /v1/unpin",
+      };
+    }
+    const current = op === "replace" ? this.replacementBase(snapshot) : snapshot.doc;
     if (!current) {
       return {
         ok: false,
         status: 503,
         error: "routing_unavailable",
-        message: snapshot.problem ?? "no routing document yet: the comparator creates it at its first probe",
+        message: snapshot.problem
+          ? `the routing document in Consul is unusable (${snapshot.problem}); replace it with POST /v1/routing/replace`
+          : "no routing document yet: the comparator creates it at its first probe",
       };
     }
     const to = op === "unpin" ? current.active : (req.to ?? current.active);
@@ -519,16 +589,34 @@ export class Comparator {
       {
         active: to,
         standby: standbyOrder(this.judgements, to, this.d.config.failbackAfterMinutes),
-        mode: op === "pin" ? "manual" : op === "unpin" ? "auto" : current.mode,
+        mode: op === "pin" ? "manual" : op === "unpin" || op === "replace" ? "auto" : current.mode,
         reason: req.reason,
         changedBy: by,
       },
       decidedAt,
     );
+    // The record travels in the transaction that writes the change: `writtenAt` is when it was sent.
+    const writtenAt = Date.now();
+    const record = this.audit.stamp({
+      kind: operatorKind(op, unhealthy !== null),
+      by,
+      from: snapshot.doc?.active,
+      to,
+      reason: req.reason,
+      routingVersion: next.version,
+      evidence: {
+        forced: unhealthy !== null,
+        target: unhealthy ?? this.linkEvidence(to),
+        previous: snapshot.doc ?? { problem: snapshot.problem, versionSeen: snapshot.versionSeen },
+        links: this.linkViews(),
+        client: req.client,
+        timing: { decidedAt, writtenAt, switchMs: writtenAt - decidedAt },
+      },
+    });
     let written: boolean;
     try {
       if (!(await this.leader.confirm())) return this.notLeader();
-      written = await this.routingStore.write(next, snapshot.modifyIndex);
+      written = await this.routingStore.write(next, snapshot.modifyIndex, this.audit.consulOp(record));
     } catch (err) {
       this.consulFailed("write_routing", err);
       return { ok: false, status: 503, error: "consul_unavailable", message: (err as Error).message };
@@ -541,26 +629,9 @@ export class Comparator {
         message: "the routing changed while this request was checked; look at it again and retry",
       };
     }
-    const writtenAt = Date.now();
-    this.routing = { doc: next, modifyIndex: -1, problem: null };
+    this.routing = { doc: next, modifyIndex: -1, problem: null, versionSeen: 0 };
     this.publishRoutingMetrics();
-    const audit = await this.recordDecision({
-      kind: op === "failover" ? (unhealthy ? "forced_failover" : "manual_failover") : op,
-      by,
-      from: current.active,
-      to,
-      reason: req.reason,
-      routingVersion: next.version,
-      evidence: {
-        forced: unhealthy !== null,
-        target: unhealthy ?? this.linkEvidence(to),
-        previous: current,
-        links: this.linkViews(),
-        client: req.client,
-        timing: { decidedAt, writtenAt, switchMs: writtenAt - decidedAt },
-      },
-    });
-    return { ok: true, routing: next, audit };
+    return { ok: true, routing: next, audit: await this.keepDecision(record, true) };
   }
 
   private async notLeader(): Promise<OperatorOutcome> {
@@ -581,24 +652,45 @@ export class Comparator {
     };
   }
 
-  /** Every decision goes through here: the audit trail, the counter, a span carrying the evidence, the event. */
-  private async recordDecision(entry: NewAuditRecord, at?: number): Promise<AuditRecord> {
+  /** A decision that wrote nothing else to Consul. */
+  private recordDecision(entry: NewAuditRecord, at?: number): Promise<AuditRecord> {
+    return this.keepDecision(this.audit.stamp(entry, at), false);
+  }
+
+  /**
+   * Every decision goes through here: the audit trail (in Consul already when the transaction that made the
+   * change carried it), the counter, a span carrying the evidence, the event.
+   */
+  private async keepDecision(record: AuditRecord, inConsul: boolean): Promise<AuditRecord> {
     const attributes: Record<string, string | number> = {
-      kind: entry.kind,
-      by: entry.by,
-      reason: entry.reason,
-      evidence: JSON.stringify(entry.evidence).slice(0, 8_000),
+      kind: record.kind,
+      by: record.by,
+      reason: record.reason,
+      evidence: JSON.stringify(record.evidence).slice(0, 8_000),
     };
     for (const key of ["link", "from", "to", "routingVersion"] as const) {
-      const value = entry[key];
+      const value = record[key];
       if (value !== undefined) attributes[key] = value;
     }
-    const record = await inSpan(this.d.tracer, "comparator.decision", attributes, () =>
-      this.audit.record(entry, at),
-    );
-    this.d.metrics.decisions.inc({ kind: entry.kind });
+    await inSpan(this.d.tracer, "comparator.decision", attributes, () => this.audit.keep(record, inConsul));
+    this.d.metrics.decisions.inc({ kind: record.kind });
     this.events.emit("decision", record);
     return record;
+  }
+
+  /**
+   * What a replacement of an unusable document builds on: a version above every one that may be in force
+   * anywhere (the unusable document's own number, any gateway's acknowledgement, the last good one seen here),
+   * since gateways refuse a lower version.
+   */
+  private replacementBase(snapshot?: RoutingSnapshot): RoutingDocument {
+    const version = Math.max(
+      snapshot?.versionSeen ?? 0,
+      this.lastGoodVersion,
+      ...this.acks.map((a) => a.version),
+      0,
+    );
+    return { ...initialRouting(this.d.config.links, this.id), version, active: "" };
   }
 
   private async publishHealth(changed: boolean): Promise<void> {
@@ -689,6 +781,19 @@ function stateChangeRecord(change: StateChange, by: string): NewAuditRecord {
       detectionMs: change.at - change.onset,
     },
   };
+}
+
+function operatorKind(op: OperatorOp, forced: boolean): DecisionKind {
+  switch (op) {
+    case "failover":
+      return forced ? "forced_failover" : "manual_failover";
+    case "pin":
+      return "pin";
+    case "unpin":
+      return "unpin";
+    case "replace":
+      return "routing_replaced";
+  }
 }
 
 function holdReason(decision: Extract<AutoDecision, { kind: "no_target" | "pinned_hold" }>): string {

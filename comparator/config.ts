@@ -1,6 +1,8 @@
 import { hostname } from "node:os";
-import { duration, int, list, str } from "../common/config.ts";
+import { credentialProblems, credentialSettings, DEV_ADMIN_TOKEN } from "../common/adminAuth.ts";
+import { ConfigError, type ConfigOf, duration, int, list, loadConfig, str } from "../common/config.ts";
 import { categoryFileSetting } from "../common/dimensionSettings.ts";
+import { httpTimeoutSettings } from "../common/httpTimeouts.ts";
 import { LINK_ID } from "../common/links.ts";
 
 // Everything the comparator can be told. Per-link addresses come from KAFKA_BROKERS_<ID> and REDIS_URL_<ID>
@@ -32,11 +34,8 @@ export const comparatorSettings = {
     shownDefault: "(empty: no token)",
     doc: "Consul ACL token sent with every call.",
   }),
-  adminToken: str({
-    env: "ADMIN_TOKEN",
-    default: "dev-admin-token",
-    doc: "Bearer token of POST /v1/failover, /v1/pin and /v1/unpin. The default is for one machine only.",
-  }),
+  ...credentialSettings,
+  ...httpTimeoutSettings,
   probeIntervalMs: duration({
     env: "PROBE_INTERVAL",
     default: 250,
@@ -54,6 +53,13 @@ export const comparatorSettings = {
     default: 2_000,
     min: 1,
     doc: "A link whose newest processor heartbeat is older than this is down.",
+  }),
+  heartbeatPruneAfterMs: duration({
+    env: "HEARTBEAT_PRUNE_AFTER",
+    default: 600_000,
+    shownDefault: "10m",
+    min: 1_000,
+    doc: "Heartbeat entries older than this (processors that crashed or left) and entries that are not heartbeats are deleted from the link's Redis, once a minute, by the leader.",
   }),
   lagBoundMs: duration({
     env: "LAG_BOUND_MS",
@@ -118,9 +124,31 @@ export const comparatorSettings = {
     doc: "Name of this replica in routing changes, audit records and the leader lock.",
   }),
   categoryFile: categoryFileSetting,
+  auditRetention: int({
+    env: "AUDIT_RETENTION",
+    default: 10_000,
+    min: 100,
+    max: 1_000_000,
+    doc: "Audit records kept in Consul; the leader deletes older ones once a minute (the local file keeps them all).",
+  }),
   auditFile: str({
     env: "AUDIT_FILE",
     default: ".devstack/comparator/audit.jsonl",
     doc: "Local append-only copy of every decision (JSON lines), read when Consul is unreachable.",
   }),
 };
+
+/** Parses and validates every setting, the credentials against where the comparator listens included. */
+export function loadComparatorConfig(
+  env: NodeJS.ProcessEnv = process.env,
+): ConfigOf<typeof comparatorSettings> {
+  const config = loadConfig(comparatorSettings, env);
+  const credentials = credentialProblems({
+    host: config.host,
+    hostEnv: "COMPARATOR_HOST",
+    devMode: config.devMode,
+    secrets: [{ env: "ADMIN_TOKEN", values: [config.adminToken], dev: DEV_ADMIN_TOKEN }],
+  });
+  if (credentials.length > 0) throw new ConfigError(credentials);
+  return config;
+}

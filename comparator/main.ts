@@ -1,11 +1,11 @@
 import { BusinessClock } from "../common/businessTime.ts";
-import { ConfigError, describeConfig, loadConfig } from "../common/config.ts";
+import { ConfigError, describeConfig } from "../common/config.ts";
 import { loadLinkAddresses } from "../common/links.ts";
 import { createLogger } from "../common/logger.ts";
 import { exitOnSignals } from "../common/shutdown.ts";
 import { startTracing } from "../common/telemetry.ts";
 import { buildComparator } from "./app.ts";
-import { comparatorSettings } from "./config.ts";
+import { comparatorSettings, loadComparatorConfig } from "./config.ts";
 
 // The comparator process. SIGTERM or SIGINT: stop probing, release the leader lock (a follower takes over at
 // its next attempt), close HTTP, exit 0.
@@ -24,17 +24,14 @@ function exit(code: number, reason: string): never {
   process.exit(code);
 }
 
-let config: ReturnType<typeof loadConfig<typeof comparatorSettings>>;
+let config: ReturnType<typeof loadComparatorConfig>;
 let links: ReturnType<typeof loadLinkAddresses>;
 try {
-  config = loadConfig(comparatorSettings);
+  config = loadComparatorConfig();
   BusinessClock.validate(config.timeZone);
   links = loadLinkAddresses(config.links, { kafka: true, redis: true });
 } catch (err) {
   exit(1, err instanceof ConfigError ? err.message : `TIME_ZONE: ${(err as Error).message}`);
-}
-if (config.adminToken === comparatorSettings.adminToken.default) {
-  log.warn("ADMIN_TOKEN is the development default: set your own anywhere but on one machine");
 }
 
 const tracing = startTracing("oneservice-comparator");

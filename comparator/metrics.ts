@@ -99,6 +99,29 @@ export function comparatorMetrics(registry: Registry, links: readonly string[]) 
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
     }),
+    authFailures: new Counter({
+      name: `${P}auth_failures_total`,
+      help: "Refused authentications (401, 403) and refusals of addresses over their failure limit (429)",
+      labelNames: ["status"] as const,
+      registers,
+    }),
+    heartbeatsPruned: new Counter({
+      name: `${P}heartbeats_pruned_total`,
+      help: "Heartbeat entries deleted from a link's Redis: not heartbeats, or older than HEARTBEAT_PRUNE_AFTER",
+      labelNames: ["link"] as const,
+      registers,
+    }),
+    auditSkipped: new Counter({
+      name: `${P}audit_skipped_total`,
+      help: "Audit entries read back that were not valid records (skipped), by where they were read",
+      labelNames: ["source"] as const,
+      registers,
+    }),
+    auditPruned: new Counter({
+      name: `${P}audit_pruned_total`,
+      help: "Audit records deleted from Consul beyond AUDIT_RETENTION",
+      registers,
+    }),
     consulErrors: new Counter({
       name: `${P}consul_errors_total`,
       help: "Failed Consul calls, by operation",

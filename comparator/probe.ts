@@ -2,7 +2,7 @@ import { Redis } from "ioredis";
 import { type Admin, Kafka, logLevel } from "kafkajs";
 import type { BusinessClock } from "../common/businessTime.ts";
 import { keys, partitionField } from "../common/keys.ts";
-import { type LinkProgress, readDigests, readProgress } from "../common/linkReader.ts";
+import { heartbeatTime, type LinkProgress, readDigests, readProgress } from "../common/linkReader.ts";
 import type { LinkAddress } from "../common/links.ts";
 import { completeOn, type StoredMetric } from "../common/metricState.ts";
 import { INPUT_TOPICS } from "../common/topics.ts";
@@ -27,6 +27,11 @@ export interface Observation {
   /** Live metrics this link's values of `date` do not cover whole (new, paused or not backfilled yet). */
   incomplete: string[];
 }
+
+const DELETE_IF_UNCHANGED = `if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+  return redis.call('HDEL', KEYS[1], ARGV[1])
+end
+return 0`;
 
 interface Offsets {
   at: number;
@@ -57,6 +62,25 @@ export class LinkProbe {
     // Failures are read from the commands of each probe; the connection's own errors would only repeat them.
     this.redis.on("error", () => {});
     this.kafka = new KafkaOffsets(address, timeoutMs, kafkaFreshMs);
+  }
+
+  /**
+   * Deletes the heartbeat entries that are not heartbeats or are older than `maxAgeMs` (processors that
+   * crashed or left under another member id): the hash would otherwise grow with every restart. Returns the
+   * members deleted. An entry rewritten since it was read is left alone.
+   */
+  async pruneHeartbeats(maxAgeMs: number, now = Date.now()): Promise<string[]> {
+    const entries = await this.redis.hgetall(keys.heartbeats);
+    const doomed = Object.entries(entries).filter(([, raw]) => {
+      const ts = heartbeatTime(raw);
+      return ts === null || now - ts > maxAgeMs;
+    });
+    const deleted: string[] = [];
+    for (const [member, raw] of doomed) {
+      if (Number(await this.redis.eval(DELETE_IF_UNCHANGED, 1, keys.heartbeats, member, raw)) === 1)
+        deleted.push(member);
+    }
+    return deleted;
   }
 
   /** First half of a probe: progress and Kafka lag, from which the comparator picks the business day. */

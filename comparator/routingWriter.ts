@@ -1,11 +1,14 @@
 import type Consul from "consul";
 import {
+  ackProblem,
   CONSUL_KEYS,
   type GatewayAck,
   type HealthDocument,
+  parseDocument,
   type RoutingDocument,
   routingProblem,
 } from "../common/routing.ts";
+import { encodeValue, type KvTxnOp, kvTxn } from "./consulTxn.ts";
 
 // The comparator's side of the routing contract (common/routing.ts): it is the only writer of the routing and
 // health documents. The routing document changes only by check-and-set on the ModifyIndex it was read at, so
@@ -19,6 +22,8 @@ export interface RoutingSnapshot {
   modifyIndex: number;
   /** Why a present document cannot be used, or null. */
   problem: string | null;
+  /** The version field of an unusable document when it holds a usable number, else 0: a replacement goes above it. */
+  versionSeen: number;
 }
 
 export class RoutingStore {
@@ -29,28 +34,23 @@ export class RoutingStore {
 
   async read(): Promise<RoutingSnapshot> {
     const item = await this.consul.kv.get(CONSUL_KEYS.routing);
-    if (!item) return { doc: null, modifyIndex: 0, problem: null };
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(item.Value ?? "");
-    } catch {
-      return { doc: null, modifyIndex: item.ModifyIndex, problem: "not JSON" };
-    }
-    const problem = routingProblem(parsed, this.links);
-    return problem
-      ? { doc: null, modifyIndex: item.ModifyIndex, problem }
-      : { doc: parsed as RoutingDocument, modifyIndex: item.ModifyIndex, problem: null };
+    if (!item) return { doc: null, modifyIndex: 0, problem: null, versionSeen: 0 };
+    const parsed = parseDocument<RoutingDocument>(item.Value, (d) => routingProblem(d, this.links));
+    return { ...parsed, modifyIndex: item.ModifyIndex, versionSeen: versionIn(item.Value) };
   }
 
-  /** Writes `doc` only if the key is still at `modifyIndex` (0: only if absent). False when it moved. */
-  async write(doc: RoutingDocument, modifyIndex: number): Promise<boolean> {
-    // The client hands back `undefined`, not false, when Consul answers false.
-    const written = await this.consul.kv.set({
-      key: CONSUL_KEYS.routing,
-      value: JSON.stringify(doc),
-      cas: modifyIndex,
-    });
-    return written === true;
+  /**
+   * Writes `doc` only if the key is still at `modifyIndex` (0: only if absent), in one transaction with the
+   * audit record that explains it, so neither is ever written without the other. False when the key moved.
+   */
+  async write(doc: RoutingDocument, modifyIndex: number, audit: KvTxnOp): Promise<boolean> {
+    const outcome = await kvTxn(this.consul, [
+      { Verb: "cas", Key: CONSUL_KEYS.routing, Value: encodeValue(JSON.stringify(doc)), Index: modifyIndex },
+      audit,
+    ]);
+    if (outcome.ok) return true;
+    if (outcome.errors.some((e) => e.OpIndex === 0)) return false;
+    throw new Error(`routing transaction refused: ${outcome.errors.map((e) => e.What).join("; ")}`);
   }
 
   async writeHealth(doc: HealthDocument): Promise<void> {
@@ -62,15 +62,20 @@ export class RoutingStore {
     const items = await this.consul.kv.get({ key: CONSUL_KEYS.gatewayAcks, recurse: true });
     const list = Array.isArray(items) ? items : items ? [items] : [];
     const acks: GatewayAck[] = [];
+    // A half-written or foreign key under the prefix says nothing about routing.
     for (const item of list) {
-      try {
-        const ack = JSON.parse(item.Value ?? "") as Partial<GatewayAck>;
-        if (typeof ack.gatewayId === "string" && Number.isSafeInteger(ack.version))
-          acks.push(ack as GatewayAck);
-      } catch {
-        // A half-written or foreign key under the prefix says nothing about routing.
-      }
+      const { doc } = parseDocument<GatewayAck>(item.Value, (d) => ackProblem(d, this.links));
+      if (doc) acks.push(doc);
     }
     return acks;
+  }
+}
+
+function versionIn(raw: string | null | undefined): number {
+  try {
+    const version: unknown = (JSON.parse(raw ?? "") as { version?: unknown })?.version;
+    return Number.isSafeInteger(version) && (version as number) > 0 ? (version as number) : 0;
+  } catch {
+    return 0;
   }
 }

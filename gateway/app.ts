@@ -3,12 +3,15 @@ import { type Tracer, trace } from "@opentelemetry/api";
 import Consul from "consul";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
 import type { Registry } from "prom-client";
+import { AuthThrottle } from "../common/adminAuth.ts";
 import { BusinessClock } from "../common/businessTime.ts";
+import { fastifyTimeouts } from "../common/httpTimeouts.ts";
 import type { Logger } from "../common/logger.ts";
 import { opsRoutes } from "../common/opsRoutes.ts";
+import { installStrictInput } from "../common/strictInput.ts";
 import { createMetricsRegistry } from "../common/telemetry.ts";
-import { apiKeyAuth, RateLimiter } from "./auth.ts";
-import { LastKnown, MicroCache } from "./cache.ts";
+import { apiKeyAuth, charger, RateLimiter } from "./auth.ts";
+import { holdsData, LastKnown, MicroCache } from "./cache.ts";
 import { installCallLog } from "./callLog.ts";
 import type { GatewayConfig } from "./config.ts";
 import { errorHandler, notFoundHandler } from "./httpErrors.ts";
@@ -81,7 +84,9 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     tracer,
     log: log.child({ part: "router" }),
   });
-  const cache = new MicroCache<LinkAnswer<unknown>>(config.cacheTtlMs, config.cacheMaxEntries, metrics);
+  const cache = new MicroCache<LinkAnswer<unknown>>(config.cacheTtlMs, config.cacheMaxEntries, metrics, (a) =>
+    holdsData(a.value),
+  );
   const lastKnown = new LastKnown<LinkAnswer<unknown>>(config.cacheMaxEntries, now);
   const noDip = new NoDipGuard(config.noDipMaxEntries);
   const reader = new MetricReader({
@@ -94,6 +99,12 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     staleServeMaxMs: config.staleServeMaxMs,
     metrics,
     complete: (link, metric, date) => pool.complete(link, metric, date),
+    // Data that stopped is stale however it is read: frozen on the link, or the comparator judges it down.
+    stoppedSince: (link) => {
+      const health = routing.health?.links[link];
+      const down = health?.state === "down" ? Date.parse(health.since) : null;
+      return down ?? pool.frozenSince(link, config.staleAfterMs);
+    },
   });
   routing.onApply((doc, previous) => {
     if (previous?.active !== doc.active) cache.clear();
@@ -106,6 +117,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     // No pino child per request: the call-log line is the per-request record, and a child costs more than it.
     childLoggerFactory: (logger) => logger,
     bodyLimit: config.bodyLimitBytes,
+    ...fastifyTimeouts(config),
     return503OnClosing: true,
     // Unknown parameters are refused (400 naming them) rather than silently dropped.
     ajv: { customOptions: { removeAdditional: false } },
@@ -113,6 +125,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   const openApi = new OpenApiCollector();
   app.addHook("onRoute", openApi.collect);
   installCallLog(app, { log, metrics, tracer: deps.tracer });
+  installStrictInput(app);
   app.setErrorHandler(errorHandler(log));
   app.setNotFoundHandler(notFoundHandler);
   app.addHook("onClose", async () => {
@@ -133,11 +146,12 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     ],
   });
 
-  const dataOptions = { reader, clock, now };
-  const limiter = new RateLimiter(config.rateLimitPerSecond, now);
+  const charge = charger(new RateLimiter(config.rateLimitPerSecond, now), metrics);
+  const dataOptions = { reader, clock, now, historyDays: config.historyDays, charge };
+  const authThrottle = new AuthThrottle(config.authFailuresPerMinute);
   await app.register(
     async (api) => {
-      const auth = apiKeyAuth(config.apiKeys, limiter, metrics);
+      const auth = apiKeyAuth(config.apiKeys, charge, authThrottle, metrics);
       // One hook rather than two, as each costs on every request. The routing version is set up front so
       // that refusals (401, 429, 400, 503…) also say which routing was in force; an answer replaces it
       // with the version it was served under.
@@ -159,6 +173,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
         ...dataOptions,
         intervalMs: config.streamIntervalMs,
         maxClients: config.streamMaxClients,
+        maxClientsPerApp: config.streamMaxClientsPerApp,
         metrics,
         log,
       });
@@ -168,6 +183,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   await app.register(adminRoutes, {
     prefix: "/admin",
     adminToken: config.adminToken,
+    authThrottle,
     routing,
     router,
     pool,

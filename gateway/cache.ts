@@ -1,7 +1,18 @@
 import { LRUCache } from "lru-cache";
 import type { GatewayMetrics } from "./metrics.ts";
 
-// Two memories of values read from links, both bounded in entries.
+// Two memories of values read from links, both bounded in entries. Neither keeps an answer that holds no
+// data (zero, null, an empty list, a series of zeros: what absent keys and days read as): such entries cost
+// the same as real ones, and any caller could otherwise fill both with keys that do not exist, evicting the
+// values the screens read.
+
+/** Whether a link's answer holds any data worth remembering. */
+export function holdsData(value: unknown): boolean {
+  if (typeof value === "number") return value !== 0;
+  if (Array.isArray(value)) return value.some(holdsData);
+  if (typeof value === "object" && value !== null && "value" in value) return holdsData(value.value);
+  return false;
+}
 
 /**
  * The micro-cache: a value read from a link is served again for a short TTL, and identical reads that arrive
@@ -18,6 +29,8 @@ export class MicroCache<T extends object> {
     private readonly ttlMs: number,
     max: number,
     private readonly metrics: GatewayMetrics,
+    /** Whether a loaded value is stored (it is served to the reads that waited for it either way). */
+    private readonly keep: (value: T) => boolean = () => true,
   ) {
     this.entries = new LRUCache<string, T>({ max, ttl: Math.max(ttlMs, 1) });
   }
@@ -49,7 +62,8 @@ export class MicroCache<T extends object> {
     const generation = this.generation;
     const loading = load()
       .then((value) => {
-        if (generation === this.generation && this.ttlMs > 0) this.entries.set(key, value);
+        if (generation === this.generation && this.ttlMs > 0 && this.keep(value))
+          this.entries.set(key, value);
         return value;
       })
       .finally(() => {

@@ -1,4 +1,5 @@
 import { hostname } from "node:os";
+import { credentialProblems, credentialSettings, DEV_ADMIN_TOKEN, DEV_API_KEY } from "../common/adminAuth.ts";
 import { BusinessClock } from "../common/businessTime.ts";
 import {
   ConfigError,
@@ -10,6 +11,7 @@ import {
   type Setting,
   str,
 } from "../common/config.ts";
+import { httpTimeoutSettings } from "../common/httpTimeouts.ts";
 import { LINK_ID, type LinkAddress, loadLinkAddresses } from "../common/links.ts";
 
 // Everything the gateway can be told. Link addresses come from REDIS_URL_<ID> for every id in LINKS
@@ -22,7 +24,7 @@ const API_KEY = /^[\x21-\x7e]{6,256}$/;
 function apiKeys(): Setting<Record<string, string>> {
   return {
     env: "API_KEYS",
-    default: { screen: "dev-api-key" },
+    default: { screen: DEV_API_KEY },
     shownDefault: '"screen=dev-api-key"',
     doc: "API keys of the calling applications, app=key[,app=key]; the app name labels logs, limits and metrics.",
     parse: (raw) => {
@@ -88,12 +90,8 @@ export const gatewaySettings = {
     doc: "Consul ACL token.",
   }),
   apiKeys: apiKeys(),
-  adminToken: str({
-    env: "ADMIN_TOKEN",
-    default: "dev-admin-token",
-    pattern: /^[\x21-\x7e]{8,256}$/,
-    doc: "Bearer token of the /admin routes.",
-  }),
+  ...credentialSettings,
+  ...httpTimeoutSettings,
   rateLimitPerSecond: int({
     env: "RATE_LIMIT_PER_SECOND",
     default: 1000,
@@ -116,6 +114,20 @@ export const gatewaySettings = {
     default: 10_000,
     min: 1,
     doc: "Entries of the micro-cache and, separately, of the last-known values kept for stale serving.",
+  }),
+  historyDays: int({
+    env: "HISTORY_DAYS",
+    default: 3,
+    min: 0,
+    max: 366,
+    doc: "Days before today a date parameter may name: what the links keep (the processors' KEY_TTL_SECONDS); other dates get 400.",
+  }),
+  staleAfterMs: duration({
+    env: "STALE_AFTER",
+    default: 10_000,
+    shownDefault: "10s",
+    min: 1_000,
+    doc: "Answers from a link whose data (its watermark) has not advanced for this long are flagged stale, with staleSince.",
   }),
   staleServeMaxMs: duration({
     env: "STALE_SERVE_MAX",
@@ -141,6 +153,12 @@ export const gatewaySettings = {
     default: 1_000,
     min: 1,
     doc: "Open /v1/stream connections at most; more get 503.",
+  }),
+  streamMaxClientsPerApp: int({
+    env: "STREAM_MAX_CLIENTS_PER_APP",
+    default: 200,
+    min: 1,
+    doc: "Open /v1/stream connections of one application at most, so one caller cannot take every slot; more get 503.",
   }),
   bodyLimitBytes: int({
     env: "BODY_LIMIT",
@@ -182,6 +200,16 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
   }
   if (config.links.length === 0) throw new ConfigError(["LINKS must name at least one link"]);
   if (new Set(config.links).size !== config.links.length) throw new ConfigError(["LINKS lists a link twice"]);
+  const credentials = credentialProblems({
+    host: config.host,
+    hostEnv: "GATEWAY_HOST",
+    devMode: config.devMode,
+    secrets: [
+      { env: "ADMIN_TOKEN", values: [config.adminToken], dev: DEV_ADMIN_TOKEN },
+      { env: "API_KEYS", values: Object.values(config.apiKeys), dev: DEV_API_KEY },
+    ],
+  });
+  if (credentials.length > 0) throw new ConfigError(credentials);
   const gatewayId = config.gatewayId || `${hostname().replace(/[^A-Za-z0-9_.-]/g, "_")}-${config.port}`;
   return {
     ...config,

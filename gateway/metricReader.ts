@@ -2,7 +2,7 @@ import type { Redis } from "ioredis";
 import { type BusinessClock, MINUTE_MS } from "../common/businessTime.ts";
 import { derivedValue, findDerived } from "../common/catalog.ts";
 import { readDayValue, readSeries, readTop, type SeriesPoint, type TopEntry } from "../common/linkReader.ts";
-import type { LastKnown, MicroCache } from "./cache.ts";
+import { holdsData, type LastKnown, type MicroCache } from "./cache.ts";
 import { ApiError } from "./httpErrors.ts";
 import { type LinkAnswer, type LinkRouter, NoLinkAnswered, type RoutingSource } from "./links/linkRouter.ts";
 import type { GatewayMetrics } from "./metrics.ts";
@@ -19,10 +19,15 @@ export interface Served<T> {
   data: T;
   link: string;
   asOf: string | null;
-  /** Some value is not the link's current one: a last-known value, or a no-dip guarded one. */
+  /**
+   * Some value is not the link's current one (a last-known value, a no-dip guarded one), or the link's data
+   * stopped: it has not advanced for STALE_AFTER, or the comparator judges the link down.
+   */
   stale: boolean;
   /** The answering link holds the asked day(s) of the metric(s) whole (a new metric is not, until backfilled). */
   complete: boolean;
+  /** When the serving link's data stopped, if it did (ISO); null otherwise. */
+  staleSince: string | null;
   routingVersion: number;
 }
 
@@ -57,6 +62,8 @@ export interface MetricReaderDeps {
   metrics: GatewayMetrics;
   /** Whether a link holds a metric's business day whole (gateway/links/linkPool.ts). */
   complete: (link: string, metric: string, date: string) => boolean;
+  /** Since when a link's data stopped advancing or the comparator judged it down (epoch ms), or null. */
+  stoppedSince: (link: string) => number | null;
 }
 
 export class MetricReader {
@@ -74,8 +81,8 @@ export class MetricReader {
   }
 
   private valueServed(q: ValueQuery, answer: LinkAnswer<number | null>, linkStale: boolean) {
-    const guarded = this.guard(q, answer.value);
-    const stale = linkStale || guarded.raised;
+    const guarded = this.guard(q, answer.value, answer);
+    const stale = linkStale || guarded.behind;
     const complete = this.deps.complete(answer.link, q.metric, q.date);
     // Spelt out rather than spread from q: this runs on every value request, and the spread showed.
     const data: ValueResult = {
@@ -102,11 +109,11 @@ export class MetricReader {
     let stale = read.stale;
     let complete = true;
     const data = qs.map((q, i) => {
-      const guarded = this.guard(q, read.answer.value[i] as number | null);
-      stale ||= guarded.raised;
+      const guarded = this.guard(q, read.answer.value[i] as number | null, read.answer);
+      stale ||= guarded.behind;
       const whole = this.deps.complete(read.answer.link, q.metric, q.date);
       complete &&= whole;
-      return { ...q, value: guarded.value, stale: read.stale || guarded.raised, complete: whole };
+      return { ...q, value: guarded.value, stale: read.stale || guarded.behind, complete: whole };
     });
     return this.result(read.answer, data, stale, complete);
   }
@@ -117,8 +124,8 @@ export class MetricReader {
     );
     let stale = read.stale;
     const entries = read.answer.value.map((e) => {
-      const guarded = this.guard({ ...q, key: e.key, window: "day" }, e.value);
-      stale ||= guarded.raised;
+      const guarded = this.guard({ ...q, key: e.key, window: "day" }, e.value, read.answer);
+      stale ||= guarded.behind;
       return { key: e.key, value: guarded.value as number };
     });
     entries.sort((a, b) => b.value - a.value);
@@ -164,7 +171,7 @@ export class MetricReader {
     try {
       const answer = await cache.get(cacheKey, async () => {
         const fresh = await router.read(op);
-        lastKnown.remember(cacheKey, fresh);
+        if (holdsData(fresh.value)) lastKnown.remember(cacheKey, fresh);
         return fresh;
       });
       return { answer: answer as LinkAnswer<T>, stale: false };
@@ -180,20 +187,28 @@ export class MetricReader {
     }
   }
 
-  private guard(q: ValueQuery, value: number | null): { value: number | null; raised: boolean } {
+  private guard(
+    q: ValueQuery,
+    value: number | null,
+    answer: LinkAnswer<unknown>,
+  ): { value: number | null; behind: boolean } {
     if (value === null || q.window !== "day" || !metricView(q.metric).cumulative)
-      return { value, raised: false };
-    const guarded = this.deps.noDip.guard(q.metric, q.dim, q.key, q.date, value);
-    if (guarded.raised) this.deps.metrics.staleServed.inc({ reason: "no_dip" });
+      return { value, behind: false };
+    const asOf = answer.asOf === null ? 0 : Date.parse(answer.asOf);
+    const guarded = this.deps.noDip.guard(q.metric, q.dim, q.key, q.date, value, { link: answer.link, asOf });
+    if (guarded.behind) this.deps.metrics.staleServed.inc({ reason: "no_dip" });
     return guarded;
   }
 
   private result<T>(answer: LinkAnswer<unknown>, data: T, stale: boolean, complete: boolean): Served<T> {
+    const stopped = this.deps.stoppedSince(answer.link);
+    if (stopped !== null) this.deps.metrics.staleServed.inc({ reason: "stopped" });
     return {
       data,
       link: answer.link,
       asOf: answer.asOf,
-      stale,
+      stale: stale || stopped !== null,
+      staleSince: stopped === null ? null : new Date(stopped).toISOString(),
       complete,
       routingVersion: this.deps.routing.current?.version ?? 0,
     };

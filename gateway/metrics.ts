@@ -81,7 +81,7 @@ export function gatewayMetrics(registry: Registry, links: readonly string[]) {
     }),
     staleServed: new Counter({
       name: "oneservice_gateway_stale_served_total",
-      help: "Responses flagged stale: no_dip = a lagging link's smaller cumulative value replaced by one already served; links_down = last-known value served with every link down",
+      help: "Responses flagged stale: no_dip = a lagging link's smaller cumulative value replaced by one already served; links_down = last-known value served with every link down; stopped = the serving link's data stopped advancing (STALE_AFTER) or the comparator judges it down",
       labelNames: ["reason"] as const,
       registers,
     }),
@@ -145,6 +145,12 @@ export function gatewayMetrics(registry: Registry, links: readonly string[]) {
       help: "Reads that joined an identical read already on its way to a link",
       registers,
     }),
+    authFailures: new Counter({
+      name: "oneservice_gateway_auth_failures_total",
+      help: "Refused authentications (401, 403) and refusals of addresses over their failure limit (429)",
+      labelNames: ["status"] as const,
+      registers,
+    }),
     rateLimited: new Counter({
       name: "oneservice_gateway_rate_limited_total",
       help: "Requests refused with 429, by application",
@@ -154,6 +160,11 @@ export function gatewayMetrics(registry: Registry, links: readonly string[]) {
     streamClients: new Gauge({
       name: "oneservice_gateway_stream_clients",
       help: "Open /v1/stream connections",
+      registers,
+    }),
+    streamsDropped: new Counter({
+      name: "oneservice_gateway_streams_dropped_total",
+      help: "Streams destroyed because their reader fell more than 1 MiB behind",
       registers,
     }),
   };

@@ -6,25 +6,51 @@ import { LRUCache } from "lru-cache";
 // link returns less, until the link catches up. Memory is bounded: the least recently served entries are
 // forgotten first, which only weakens the guard for keys nobody is looking at.
 
+// An answer lower than what was served is not always a link going back: the micro-cache holds each view of a
+// key (its value read, its entry in a top list, a batch query) from the moment it was read, so a view read
+// earlier from the same link can be lower than one read later. Such an older view is raised like any other
+// but is not stale: what is served is what the link holds now. Only a lower answer that is not older (another
+// link, or the same link at a later watermark) means the serving link is behind, and is flagged stale.
+// Zero is never remembered: an absent key reads as zero, and remembering it would let any caller fill the
+// guard with keys that do not exist.
+
 export interface Guarded {
   value: number;
-  /** True when the link's value was lower than one already served, which is served instead. */
+  /** The link's value was lower than one already served, which is served instead. */
   raised: boolean;
+  /** Raised, and not because the answer was an older view: the serving link is behind what was served. */
+  behind: boolean;
+}
+
+/** Where an answer came from: its link and that link's watermark when it was read (epoch ms; 0 unknown). */
+export interface AnswerOrigin {
+  link: string;
+  asOf: number;
+}
+
+interface Served {
+  value: number;
+  link: string;
+  asOf: number;
 }
 
 export class NoDipGuard {
-  private readonly highest: LRUCache<string, number>;
+  private readonly highest: LRUCache<string, Served>;
 
   constructor(maxEntries: number) {
     this.highest = new LRUCache({ max: maxEntries });
   }
 
-  guard(metric: string, dim: string, key: string, date: string, value: number): Guarded {
+  guard(metric: string, dim: string, key: string, date: string, value: number, from: AnswerOrigin): Guarded {
     const id = `${metric}|${dim}|${key}|${date}`;
     const served = this.highest.get(id);
-    if (served !== undefined && served > value) return { value: served, raised: true };
-    if (served !== value) this.highest.set(id, value);
-    return { value, raised: false };
+    if (served !== undefined && served.value > value) {
+      const olderView = served.link === from.link && from.asOf <= served.asOf;
+      return { value: served.value, raised: true, behind: !olderView };
+    }
+    if (value !== 0 && (served === undefined || served.value !== value || served.link !== from.link))
+      this.highest.set(id, { value, link: from.link, asOf: from.asOf });
+    return { value, raised: false, behind: false };
   }
 
   get size(): number {

@@ -92,11 +92,24 @@ function checkKey(dim: string, key: string, field: string): void {
   if (dim === "all" && key !== "all") throw new ApiError(400, `${field} must be all when dim is all`, field);
 }
 
-function checkDate(date: string, field: string): void {
+const DAY_MS = 86_400_000;
+
+/**
+ * A business day links can hold: a calendar date from `historyDays` before today up to today. Anything else
+ * has no data anywhere, and each such date would only be one more cache and guard entry a caller creates.
+ */
+function checkDate(date: string, field: string, today: string, historyDays: number): void {
   const parsed = new Date(`${date}T00:00:00Z`);
   if (Number.isNaN(parsed.getTime()) || parsed.toISOString().slice(0, 10) !== date) {
     throw new ApiError(400, `${field} ${date} is not a calendar date`, field);
   }
+  const back = (Date.parse(`${today}T00:00:00Z`) - parsed.getTime()) / DAY_MS;
+  if (back < 0 || back > historyDays)
+    throw new ApiError(
+      400,
+      `${field} must be a business day from ${historyDays} days before today (${today}) to today`,
+      field,
+    );
 }
 
 export interface ValueQuery {
@@ -119,14 +132,20 @@ export interface ValueInput {
 }
 
 /** Resolves defaults (today, this minute) and checks the request against the catalog. */
-export function valueQuery(input: ValueInput, clock: BusinessClock, now: number, prefix = ""): ValueQuery {
+export function valueQuery(
+  input: ValueInput,
+  clock: BusinessClock,
+  now: number,
+  historyDays: number,
+  prefix = "",
+): ValueQuery {
   const view = metricView(input.metric, `${prefix}metric`);
   const window = input.window ?? "day";
   const dim = input.dim ?? "all";
   const key = input.key ?? "all";
   checkDim(view, dim, window, `${prefix}dim`);
   checkKey(dim, key, `${prefix}key`);
-  if (input.date !== undefined) checkDate(input.date, `${prefix}date`);
+  if (input.date !== undefined) checkDate(input.date, `${prefix}date`, clock.dateOf(now), historyDays);
   if (window === "day") {
     if (input.minute !== undefined) {
       throw new ApiError(400, `${prefix}minute is only for window=minute`, `${prefix}minute`);
@@ -158,12 +177,13 @@ export function topQuery(
   input: { metric: string; dim: string; n?: number; date?: string },
   clock: BusinessClock,
   now: number,
+  historyDays: number,
 ): TopQuery {
   const view = metricView(input.metric);
   if (view.derived)
     throw new ApiError(400, `${view.name} is derived at read time and has no top list`, "metric");
   checkDim(view, input.dim, "day");
-  if (input.date !== undefined) checkDate(input.date, "date");
+  if (input.date !== undefined) checkDate(input.date, "date", clock.dateOf(now), historyDays);
   return { metric: view.name, dim: input.dim, n: input.n ?? 10, date: input.date ?? clock.dateOf(now) };
 }
 
@@ -177,6 +197,15 @@ export interface SeriesQuery {
 }
 
 /** `from`/`to` are ISO times rounded out to whole minutes; by default the last 60 minutes up to now. */
+/** Minute reads a series costs per rate-limit token: an hour of a catalog metric is one request's worth. */
+const SERIES_MINUTES_PER_TOKEN = 60;
+
+/** Rate-limit tokens a series read costs: its minute reads (twice for a ratio) by the hour, at least one. */
+export function seriesCost(q: SeriesQuery): number {
+  const reads = ((q.to - q.from) / MINUTE_MS) * (DERIVED.some((d) => d.name === q.metric) ? 2 : 1);
+  return Math.max(1, Math.ceil(reads / SERIES_MINUTES_PER_TOKEN));
+}
+
 export function seriesQuery(
   input: { metric: string; dim?: string; key?: string; from?: string; to?: string },
   now: number,

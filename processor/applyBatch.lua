@@ -1,3 +1,6 @@
+#!lua
+-- The shebang makes this a Redis 7 flagged script: without allow-oom, Redis refuses it before it runs a
+-- command when memory is over maxmemory, so no batch is ever applied in part.
 -- Applies one batch's effects together with the offsets they reflect, atomically: either the link's Redis
 -- holds both or neither, which is what makes a crash at any instant lose and duplicate nothing.
 --

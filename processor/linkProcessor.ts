@@ -13,7 +13,7 @@ import { INPUT_TOPICS } from "../common/topics.ts";
 import { type BatchContext, CatalogChanged, runBatch } from "./batchRunner.ts";
 import type { processorSettings } from "./config.ts";
 import { CoPartitionAssigner } from "./coPartitionAssigner.ts";
-import { sendDeadLetters } from "./deadLetters.ts";
+import { DeadLetterSink } from "./deadLetters.ts";
 import { CategoryIndustry, SellerTiers } from "./dimensions.ts";
 import { LinkStore, StateVersionError } from "./linkStore.ts";
 import type { ProcessorMetrics } from "./metrics.ts";
@@ -39,6 +39,7 @@ export interface LinkProcessorDeps {
 export class LinkProcessor {
   private readonly consumer: Consumer;
   private readonly producer: Producer;
+  private readonly deadLetters: DeadLetterSink;
   private readonly store: LinkStore;
   private readonly clock: BusinessClock;
   private readonly categories: CategoryIndustry;
@@ -73,6 +74,15 @@ export class LinkProcessor {
       retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 2_000, restartOnFailure: async () => false },
     });
     this.producer = d.kafka.producer({ allowAutoTopicCreation: false, retry: { retries: 5 } });
+    this.deadLetters = new DeadLetterSink(
+      this.producer,
+      {
+        sendFailed: () => d.metrics.deadLetterSendFailures.inc(),
+        dropped: (n) => d.metrics.deadLettersDropped.inc(n),
+        spooled: (bytes) => d.metrics.deadLetterSpoolBytes.set(bytes),
+      },
+      d.log,
+    );
     this.batchContext = {
       store: this.store,
       tables: { category_industry: this.categories, seller_tier: this.tiers },
@@ -80,7 +90,7 @@ export class LinkProcessor {
       latenessMs: c.latenessMs,
       futureMs: c.futureMs,
       keyTtlSeconds: c.keyTtlSeconds,
-      beforeApply: (plan) => sendDeadLetters(this.producer, plan.topic, plan.partition, plan.deadLetters),
+      beforeApply: async (plan) => this.deadLetters.enqueue(plan.topic, plan.partition, plan.deadLetters),
       onGap: (gap) => this.onDataLoss(gap),
       onPaused: (holder) => {
         // Stay in the group while a repair holds the link, longer than a session timeout.
@@ -348,6 +358,7 @@ export class LinkProcessor {
     this.stopping = true;
     for (const t of this.timers) clearInterval(t);
     await this.consumer.disconnect();
+    await this.deadLetters.close();
     await this.producer.disconnect();
     await this.store.leave(this.memberId).catch(() => {});
     this.categories.close();

@@ -30,6 +30,21 @@ export function processorMetrics(registry: Registry) {
       labelNames: ["topic", "reason"],
       registers,
     }),
+    deadLetterSendFailures: new Counter({
+      name: "oneservice_processor_dead_letter_send_failures_total",
+      help: "Produce calls the dead-letter topic refused; the letters stay in the local spool and are sent again.",
+      registers,
+    }),
+    deadLettersDropped: new Counter({
+      name: "oneservice_processor_dead_letters_dropped_total",
+      help: "Dead letters dropped from a full local spool (oldest first) before the topic took them.",
+      registers,
+    }),
+    deadLetterSpoolBytes: new Gauge({
+      name: "oneservice_processor_dead_letter_spool_bytes",
+      help: "Bytes of dead letters waiting in the local spool.",
+      registers,
+    }),
     dataLoss: new Counter({
       name: "oneservice_processor_data_loss_total",
       help: "Records deleted from Kafka before this link processed them.",

@@ -115,7 +115,8 @@ function card(link) {
   const button = el("button", "", `Make ${link.id} active`);
   button.type = "button";
   button.dataset.failover = link.id;
-  button.addEventListener("click", () => openDialog("failover", link.id));
+  // An unusable routing document can only be replaced: the same button writes a fresh one.
+  button.addEventListener("click", () => openDialog(view.routing?.routing ? "failover" : "replace", link.id));
   const repair = el("button", "", `Repair ${link.id}`);
   repair.type = "button";
   repair.dataset.repair = link.id;
@@ -283,18 +284,21 @@ function openDialog(op, to) {
     pin: `Pin link ${to}`,
     unpin: "Unpin the routing",
     repair: `Repair link ${to}`,
+    replace: `Replace the unusable routing document: link ${to} active`,
   };
   byId("confirm-title").textContent = titles[op];
   byId("confirm-what").textContent =
     op === "repair"
       ? `Pauses link ${to}'s processors, recomputes it from its own Kafka up to its stored offsets, rewrites every value that differs, then resumes. It becomes a failover target again only after the healthy-minutes rule.`
-      : op === "failover"
-        ? `Every gateway moves its reads from link ${doc ? doc.active : "?"} to link ${to}.`
-        : op === "pin"
-          ? `Link ${to} stays active until an operator moves or unpins it; automatic failover stops.`
-          : "Automatic failover resumes; if the active link is unhealthy the comparator moves it at once.";
+      : op === "replace"
+        ? `The routing document in Consul is unusable (${view.routing?.problem}). A new one makes link ${to} active, above every version in force, in automatic mode.`
+        : op === "failover"
+          ? `Every gateway moves its reads from link ${doc ? doc.active : "?"} to link ${to}.`
+          : op === "pin"
+            ? `Link ${to} stays active until an operator moves or unpins it; automatic failover stops.`
+            : "Automatic failover resumes; if the active link is unhealthy the comparator moves it at once.";
   const activeRepair = op === "repair" && doc?.active === to;
-  const unhealthy = (op === "failover" || op === "pin") && link && link.state !== "healthy";
+  const unhealthy = op !== "unpin" && op !== "repair" && link && link.state !== "healthy";
   byId("confirm-warning").hidden = !unhealthy && !activeRepair;
   if (activeRepair) {
     byId("confirm-state").textContent =
@@ -324,10 +328,11 @@ async function confirmPending() {
   const { op, to } = pending;
   const body = { reason, operator };
   if (op !== "unpin") body.force = byId("confirm-force").checked;
-  if (op === "failover" || op === "pin") body.to = to;
+  if (op !== "unpin" && op !== "repair") body.to = to;
   byId("confirm-ok").disabled = true;
   try {
-    const res = await fetch(op === "repair" ? `/v1/links/${to}/repair` : `/v1/${op}`, {
+    const url = { repair: `/v1/links/${to}/repair`, replace: "/v1/routing/replace" }[op] ?? `/v1/${op}`;
+    const res = await fetch(url, {
       method: "POST",
       headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
       body: JSON.stringify(body),

@@ -2,16 +2,20 @@ import type { FastifyPluginAsync } from "fastify";
 import type { Comparator } from "../comparator.ts";
 import { auditRecordSchema } from "./schemas.ts";
 
-// The audit trail, newest first.
+// The audit trail, newest first, one page at a time: `next` is the `before` of the following page.
 export const auditRoutes: FastifyPluginAsync<{ comparator: Comparator }> = async (app, { comparator }) => {
-  app.get<{ Querystring: { limit: number } }>(
+  app.get<{ Querystring: { limit: number; before?: string } }>(
     "/v1/audit",
     {
       logLevel: "warn",
       schema: {
         querystring: {
           type: "object",
-          properties: { limit: { type: "integer", minimum: 1, maximum: 1000, default: 100 } },
+          additionalProperties: false,
+          properties: {
+            limit: { type: "integer", minimum: 1, maximum: 1000, default: 100 },
+            before: { type: "string", pattern: "^[A-Za-z0-9_.-]{1,128}$" },
+          },
         },
         response: {
           200: {
@@ -19,11 +23,13 @@ export const auditRoutes: FastifyPluginAsync<{ comparator: Comparator }> = async
             properties: {
               source: { type: "string", enum: ["consul", "file"] },
               records: { type: "array", items: auditRecordSchema },
+              skipped: { type: "integer" },
+              next: { type: ["string", "null"] },
             },
           },
         },
       },
     },
-    async (req) => comparator.audit.list(req.query.limit),
+    async (req) => comparator.audit.list(req.query.limit, req.query.before),
   );
 };

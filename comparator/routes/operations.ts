@@ -1,11 +1,11 @@
-import { createHash, timingSafeEqual } from "node:crypto";
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
+import { type AuthThrottle, adminAuth } from "../../common/adminAuth.ts";
 import type { Comparator, OperatorOutcome, OperatorRequest } from "../comparator.ts";
 import type { Repairs } from "../repairs.ts";
 import { repairStartRoutes } from "./repairs.ts";
 import { auditRecordSchema, errorSchema, routingDocumentSchema } from "./schemas.ts";
 
-// What an operator can do: fail over, pin, unpin. Each needs the admin token, a reason and the operator's name
+// What an operator can do: fail over, pin, unpin, replace an unusable routing document. Each needs the admin token, a reason and the operator's name
 // (the audit record's "who"); a target that is not healthy is refused with the evidence unless `force` is
 // set, and a forced change is recorded as such.
 
@@ -14,6 +14,8 @@ export interface OperationsOptions {
   repairs: Repairs;
   links: readonly string[];
   adminToken: string;
+  authThrottle: AuthThrottle;
+  onAuthFailure: (status: 401 | 403 | 429) => void;
 }
 
 interface Body {
@@ -24,12 +26,17 @@ interface Body {
 }
 
 export const operationsRoutes: FastifyPluginAsync<OperationsOptions> = async (app, opts) => {
-  const tokenDigest = sha256(opts.adminToken);
   const properties = {
     to: { type: "string", enum: opts.links },
     reason: { type: "string", minLength: 3, maxLength: 500 },
     operator: { type: "string", pattern: "^[A-Za-z0-9_.@ -]{1,64}$" },
     force: { type: "boolean", default: false },
+  };
+  const targetBody = {
+    type: "object",
+    additionalProperties: false,
+    required: ["to", "reason", "operator"],
+    properties,
   };
   const response = {
     200: {
@@ -38,20 +45,13 @@ export const operationsRoutes: FastifyPluginAsync<OperationsOptions> = async (ap
       properties: { routing: routingDocumentSchema, audit: auditRecordSchema },
     },
     401: errorSchema,
+    403: errorSchema,
     409: errorSchema,
+    429: errorSchema,
     503: errorSchema,
   };
 
-  app.addHook("onRequest", async (req, reply) => {
-    const header = req.headers.authorization ?? "";
-    const presented = header.startsWith("Bearer ") ? header.slice(7) : "";
-    if (!timingSafeEqual(sha256(presented), tokenDigest)) {
-      return reply.code(401).header("www-authenticate", "Bearer").send({
-        error: "unauthorized",
-        message: "send the admin token as Authorization: Bearer <ADMIN_TOKEN>",
-      });
-    }
-  });
+  app.addHook("onRequest", adminAuth(opts.adminToken, opts.authThrottle, opts.onAuthFailure));
 
   const operation =
     (run: (req: OperatorRequest) => Promise<OperatorOutcome>) =>
@@ -69,12 +69,7 @@ export const operationsRoutes: FastifyPluginAsync<OperationsOptions> = async (ap
     "/v1/failover",
     {
       schema: {
-        body: {
-          type: "object",
-          additionalProperties: false,
-          required: ["to", "reason", "operator"],
-          properties,
-        },
+        body: targetBody,
         response,
       },
     },
@@ -82,6 +77,17 @@ export const operationsRoutes: FastifyPluginAsync<OperationsOptions> = async (ap
   );
 
   await app.register(repairStartRoutes, { repairs: opts.repairs, links: opts.links });
+  // The way out when the document in Consul is unusable: a fresh one, above every version in force, audited.
+  app.post<{ Body: Body }>(
+    "/v1/routing/replace",
+    {
+      schema: {
+        body: targetBody,
+        response,
+      },
+    },
+    operation((r) => opts.comparator.replaceRouting(r)),
+  );
 
   app.post<{ Body: Body }>(
     "/v1/pin",
@@ -110,7 +116,3 @@ export const operationsRoutes: FastifyPluginAsync<OperationsOptions> = async (ap
     operation((r) => opts.comparator.unpin(r)),
   );
 };
-
-function sha256(text: string): Buffer {
-  return createHash("sha256").update(text).digest();
-}

@@ -43,8 +43,10 @@ export const errorSchema = {
   type: "object",
   required: ["error", "message"],
   properties: {
+    statusCode: { type: "integer" },
     error: { type: "string" },
     message: { type: "string" },
+    field: { type: "string" },
     evidence: openObject,
     leader: { type: ["object", "null"], additionalProperties: true },
   },

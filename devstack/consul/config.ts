@@ -1,4 +1,5 @@
 import { int, str } from "../../common/config.ts";
+import { httpTimeoutSettings } from "../../common/httpTimeouts.ts";
 
 // Settings of the Consul dev server process. The services find it through their own CONSUL_* settings.
 export const consulDevSettings = {
@@ -21,4 +22,6 @@ export const consulDevSettings = {
     shownDefault: "(empty: ACLs off)",
     doc: "management token; when set, every call except /v1/status/* must present it",
   }),
+  // No idle timeout: a blocking query waits up to ten minutes without a byte either way.
+  requestTimeoutMs: httpTimeoutSettings.requestTimeoutMs,
 };

@@ -57,8 +57,13 @@ export function queryMetaHeaders(index: number, consistency: Consistency): Recor
   };
 }
 
-export function sendJson(res: ServerResponse, json: string, headers: Record<string, string> = {}) {
-  res.writeHead(200, {
+export function sendJson(
+  res: ServerResponse,
+  json: string,
+  headers: Record<string, string> = {},
+  status = 200,
+) {
+  res.writeHead(status, {
     ...headers,
     "Content-Type": "application/json",
     "Content-Length": Buffer.byteLength(json),

@@ -166,7 +166,7 @@ const encoded = new WeakMap<KvEntry, string>();
 
 // Field order and omissions as Go encodes structs.DirEntry; Flags is written from a bigint so that a
 // uint64 survives exactly.
-function entryJson(e: KvEntry): string {
+export function entryJson(e: KvEntry): string {
   let json = encoded.get(e);
   if (json === undefined) {
     const value = e.value === null ? "null" : `"${e.value.toString("base64")}"`;

@@ -16,6 +16,7 @@ async function main(): Promise<void> {
     host: config.host,
     dataFile: config.dataFile,
     aclToken: config.aclToken,
+    requestTimeoutMs: config.requestTimeoutMs,
     logger: log,
   });
 

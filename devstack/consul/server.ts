@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { hostname } from "node:os";
+import { requestBounds } from "../../common/httpTimeouts.ts";
 import type { Logger } from "../../common/logger.ts";
 import { aclDenial, requestToken } from "./acl.ts";
 import { agentRoutes } from "./agent.ts";
@@ -18,6 +19,7 @@ import { sessionRoutes } from "./session.ts";
 import { readSnapshot, SnapshotWriter } from "./snapshot.ts";
 import { statusRoutes } from "./status.ts";
 import { type Clock, Store, StoreError } from "./store.ts";
+import { txnRoutes } from "./txn.ts";
 
 // A Consul-HTTP-API-compatible dev server: the KV store, blocking queries, sessions and locks that the
 // gateway and comparator use, on plain node:http so that status codes, headers and empty bodies are exactly
@@ -38,6 +40,8 @@ export interface ConsulDevServerOptions {
   nodeName?: string;
   /** Default dc1. */
   datacenter?: string;
+  /** Time a client has to send a whole request, headers and body (then 408); default 10 s. */
+  requestTimeoutMs?: number;
   /** How long after a change the snapshot is written; default 100 ms. */
   snapshotDelayMs?: number;
   logger?: Logger;
@@ -50,7 +54,7 @@ export interface ConsulDevServer {
   close(): Promise<void>;
 }
 
-const routes: Route[] = [...kvRoutes, ...sessionRoutes, ...statusRoutes, ...agentRoutes];
+const routes: Route[] = [...kvRoutes, ...txnRoutes, ...sessionRoutes, ...statusRoutes, ...agentRoutes];
 const MAX_VALUE_BYTES = 512 * 1024;
 const RAFT_PORT = 8300;
 
@@ -87,7 +91,7 @@ export async function startConsulDevServer(options: ConsulDevServerOptions = {})
 
   // Request logging costs a listener per request, which adds up when a change wakes hundreds of watchers.
   const debug = log?.isLevelEnabled("debug") ? log : undefined;
-  const server = createServer((req, res) => {
+  const server = createServer(requestBounds(options.requestTimeoutMs ?? 10_000), (req, res) => {
     if (debug) {
       const started = process.hrtime.bigint();
       res.on("finish", () =>

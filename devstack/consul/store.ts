@@ -73,6 +73,38 @@ export type WatchTarget =
   | { kind: "prefix"; prefix: string }
   | { kind: "sessions" };
 
+export type KvVerb =
+  | "set"
+  | "cas"
+  | "lock"
+  | "unlock"
+  | "get"
+  | "get-or-empty"
+  | "get-tree"
+  | "check-index"
+  | "check-session"
+  | "check-not-exists"
+  | "delete"
+  | "delete-tree"
+  | "delete-cas";
+
+/** One KV operation of a transaction, as structs.TxnKVOp carries it (Index is the DirEnt's ModifyIndex). */
+export interface KvOp {
+  verb: KvVerb;
+  key: string;
+  value: Buffer | null;
+  flags: bigint;
+  index: bigint;
+  session: string;
+}
+
+export interface TxnOpError {
+  opIndex: number;
+  what: string;
+}
+
+export type TxnOutcome = { ok: true; results: KvEntry[] } | { ok: false; errors: TxnOpError[] };
+
 /** A failure Consul reports from its FSM or RPC layer: HTTP 500 with this text. */
 export class StoreError extends Error {}
 
@@ -176,82 +208,71 @@ export class Store {
   // ---- KV writes (FSM operations KVSet, KVCAS, KVLock, KVUnlock, KVDelete, KVDeleteCAS, KVDeleteTree).
 
   kvSet(key: string, value: Buffer | null, flags: bigint): void {
-    const t = new Txn();
-    // A plain set keeps the lock holder but not LockIndex: kvsSetTxn copies Session from the existing
-    // entry and nothing else, so the request's zero LockIndex is written.
-    this.setEntry(t, key, value, flags, this.kv.get(key)?.session ?? "", 0);
-    this.commit(t);
+    this.run((t) => this.setIn(t, key, value, flags));
   }
 
   kvCas(key: string, value: Buffer | null, flags: bigint, cas: bigint): boolean {
-    const existing = this.kv.get(key);
-    if (cas === 0n ? existing !== undefined : existing === undefined || BigInt(existing.modifyIndex) !== cas)
-      return false;
-    this.kvSet(key, value, flags);
-    return true;
+    return this.run((t) => this.casIn(t, key, value, flags, cas));
   }
 
   kvLock(key: string, value: Buffer | null, flags: bigint, session: string): boolean {
-    // Lock-delay is checked before anything else, as the leader does before it even appends to raft.
-    const delayUntil = this.lockDelays.get(key);
-    if (delayUntil !== undefined) {
-      if (delayUntil > this.clock.now()) return false;
-      this.lockDelays.delete(key);
-    }
-    if (session === "") throw new StoreError("missing session");
-    if (!this.sessions.has(session)) throw new StoreError(`invalid session ${JSON.stringify(session)}`);
-    const existing = this.kv.get(key);
-    let lockIndex = 1;
-    if (existing) {
-      if (existing.session === session) lockIndex = existing.lockIndex;
-      else if (existing.session !== "") return false;
-      else lockIndex = existing.lockIndex + 1;
-    }
-    const t = new Txn();
-    this.setEntry(t, key, value, flags, session, lockIndex);
-    this.commit(t);
-    return true;
+    return this.run((t) => this.lockIn(t, key, value, flags, session));
   }
 
   kvUnlock(key: string, value: Buffer | null, flags: bigint, session: string): boolean {
-    if (session === "") throw new StoreError("missing session");
-    const existing = this.kv.get(key);
-    if (!existing || existing.session !== session) return false;
-    const t = new Txn();
-    this.setEntry(t, key, value, flags, "", existing.lockIndex);
-    this.commit(t);
-    return true;
+    return this.run((t) => this.unlockIn(t, key, value, flags, session));
   }
 
   kvDelete(key: string): void {
-    const t = new Txn();
-    this.deleteEntry(t, key);
-    this.commit(t);
+    this.run((t) => this.deleteEntry(t, key));
   }
 
   kvDeleteCas(key: string, cas: bigint): boolean {
-    const existing = this.kv.get(key);
-    // Deleting what is already gone counts as success (kvsDeleteCASTxn returns `entry == nil`).
-    if (!existing) return true;
-    if (BigInt(existing.modifyIndex) !== cas) return false;
-    this.kvDelete(key);
-    return true;
+    return this.run((t) => this.deleteCasIn(t, key, cas));
   }
 
   kvDeleteTree(prefix: string): void {
-    const keys = this.keysInOrder().filter((k) => k.startsWith(prefix));
-    if (keys.length === 0) return;
+    this.run((t) => this.deleteTreeIn(t, prefix));
+  }
+
+  /**
+   * Consul's Txn.Apply for KV operations (agent/consul/state/txn.go): every operation runs in order against the
+   * state the earlier ones left; when any fails, all are rolled back and every failure is reported with the
+   * index of its operation. Results carry values for reads only, and nothing for deletes.
+   */
+  kvTxn(ops: readonly KvOp[]): TxnOutcome {
+    const saved = {
+      kv: new Map(this.kv),
+      tombstones: new Map(this.tombstones),
+      lockDelays: new Map(this.lockDelays),
+      index: this.index,
+      kvIndex: this.kvIndex,
+    };
     const t = new Txn();
-    const idx = this.take(t);
-    for (const key of keys) {
-      this.kv.delete(key);
-      t.keys.add(key);
+    const results: KvEntry[] = [];
+    const errors: TxnOpError[] = [];
+    ops.forEach((op, opIndex) => {
+      try {
+        results.push(...this.kvOpIn(t, op));
+      } catch (err) {
+        if (!(err instanceof StoreError)) throw err;
+        errors.push({ opIndex, what: err.message });
+      }
+    });
+    if (errors.length === 0) {
+      this.commit(t);
+      return { ok: true, results };
     }
+    this.kv.clear();
+    for (const [k, v] of saved.kv) this.kv.set(k, v);
+    this.tombstones.clear();
+    for (const [k, v] of saved.tombstones) this.tombstones.set(k, v);
+    this.lockDelays.clear();
+    for (const [k, v] of saved.lockDelays) this.lockDelays.set(k, v);
+    this.index = saved.index;
+    this.kvIndex = saved.kvIndex;
     this.sortedKeys = null;
-    // One tombstone for the whole tree; none when everything is deleted, the table index covers that.
-    if (prefix !== "") this.tombstones.set(prefix, idx);
-    this.kvIndex = idx;
-    this.commit(t);
+    return { ok: false, errors };
   }
 
   // ---- Sessions.
@@ -340,6 +361,155 @@ export class Store {
   }
 
   // ---- Internals.
+
+  private run<T>(fn: (t: Txn) => T): T {
+    const t = new Txn();
+    const out = fn(t);
+    this.commit(t);
+    return out;
+  }
+
+  private kvOpIn(t: Txn, op: KvOp): KvEntry[] {
+    const { key } = op;
+    if (key === "" && op.verb !== "delete-tree") throw new StoreError("Must provide key");
+    const written = (ok: boolean, failure: string): KvEntry[] => {
+      if (!ok) throw new StoreError(failure);
+      return [withoutValue(this.kv.get(key) as KvEntry)];
+    };
+    switch (op.verb) {
+      case "set":
+        this.setIn(t, key, op.value, op.flags);
+        return written(true, "");
+      case "cas":
+        return written(
+          this.casIn(t, key, op.value, op.flags, op.index),
+          `failed to set key ${goQuote(key)}, index is stale`,
+        );
+      case "lock":
+        return written(
+          this.lockIn(t, key, op.value, op.flags, op.session),
+          `failed to lock key ${goQuote(key)}, lock is already held`,
+        );
+      case "unlock":
+        return written(
+          this.unlockIn(t, key, op.value, op.flags, op.session),
+          `failed to unlock key ${goQuote(key)}, lock isn't held, or is held by another session`,
+        );
+      case "delete":
+        this.deleteEntry(t, key);
+        return [];
+      case "delete-cas":
+        if (!this.deleteCasIn(t, key, op.index))
+          throw new StoreError(`failed to delete key ${goQuote(key)}, index is stale`);
+        return [];
+      case "delete-tree":
+        this.deleteTreeIn(t, key);
+        return [];
+      case "get": {
+        const entry = this.kv.get(key);
+        if (!entry) throw new StoreError(`key ${goQuote(key)} doesn't exist`);
+        return [entry];
+      }
+      case "get-or-empty":
+        return [
+          this.kv.get(key) ?? {
+            key,
+            value: null,
+            flags: op.flags,
+            session: op.session,
+            lockIndex: 0,
+            createIndex: 0,
+            modifyIndex: 0,
+          },
+        ];
+      case "get-tree":
+        return this.keysInOrder()
+          .filter((k) => k.startsWith(key))
+          .map((k) => this.kv.get(k) as KvEntry);
+      case "check-index": {
+        const entry = this.kv.get(key);
+        if (!entry) throw new StoreError(`key ${goQuote(key)} does not exist`);
+        if (BigInt(entry.modifyIndex) !== op.index)
+          throw new StoreError(`current modify index ${entry.modifyIndex} != ${op.index}`);
+        return [withoutValue(entry)];
+      }
+      case "check-session": {
+        const entry = this.kv.get(key);
+        if (!entry) throw new StoreError(`key ${goQuote(key)} does not exist`);
+        if (entry.session !== op.session)
+          throw new StoreError(`current session ${goQuote(entry.session)} != ${goQuote(op.session)}`);
+        return [withoutValue(entry)];
+      }
+      case "check-not-exists":
+        if (this.kv.has(key)) throw new StoreError(`key ${goQuote(key)} exists`);
+        return [];
+    }
+  }
+
+  private setIn(t: Txn, key: string, value: Buffer | null, flags: bigint): void {
+    // A plain set keeps the lock holder but not LockIndex: kvsSetTxn copies Session from the existing
+    // entry and nothing else, so the request's zero LockIndex is written.
+    this.setEntry(t, key, value, flags, this.kv.get(key)?.session ?? "", 0);
+  }
+
+  private casIn(t: Txn, key: string, value: Buffer | null, flags: bigint, cas: bigint): boolean {
+    const existing = this.kv.get(key);
+    if (cas === 0n ? existing !== undefined : existing === undefined || BigInt(existing.modifyIndex) !== cas)
+      return false;
+    this.setIn(t, key, value, flags);
+    return true;
+  }
+
+  private lockIn(t: Txn, key: string, value: Buffer | null, flags: bigint, session: string): boolean {
+    // Lock-delay is checked before anything else, as the leader does before it even appends to raft.
+    const delayUntil = this.lockDelays.get(key);
+    if (delayUntil !== undefined) {
+      if (delayUntil > this.clock.now()) return false;
+      this.lockDelays.delete(key);
+    }
+    if (session === "") throw new StoreError("missing session");
+    if (!this.sessions.has(session)) throw new StoreError(`invalid session ${JSON.stringify(session)}`);
+    const existing = this.kv.get(key);
+    let lockIndex = 1;
+    if (existing) {
+      if (existing.session === session) lockIndex = existing.lockIndex;
+      else if (existing.session !== "") return false;
+      else lockIndex = existing.lockIndex + 1;
+    }
+    this.setEntry(t, key, value, flags, session, lockIndex);
+    return true;
+  }
+
+  private unlockIn(t: Txn, key: string, value: Buffer | null, flags: bigint, session: string): boolean {
+    if (session === "") throw new StoreError("missing session");
+    const existing = this.kv.get(key);
+    if (!existing || existing.session !== session) return false;
+    this.setEntry(t, key, value, flags, "", existing.lockIndex);
+    return true;
+  }
+
+  private deleteCasIn(t: Txn, key: string, cas: bigint): boolean {
+    const existing = this.kv.get(key);
+    // Deleting what is already gone counts as success (kvsDeleteCASTxn returns `entry == nil`).
+    if (!existing) return true;
+    if (BigInt(existing.modifyIndex) !== cas) return false;
+    this.deleteEntry(t, key);
+    return true;
+  }
+
+  private deleteTreeIn(t: Txn, prefix: string): void {
+    const keys = this.keysInOrder().filter((k) => k.startsWith(prefix));
+    if (keys.length === 0) return;
+    const idx = this.take(t);
+    for (const key of keys) {
+      this.kv.delete(key);
+      t.keys.add(key);
+    }
+    this.sortedKeys = null;
+    // One tombstone for the whole tree; none when everything is deleted, the table index covers that.
+    if (prefix !== "") this.tombstones.set(prefix, idx);
+    this.kvIndex = idx;
+  }
 
   private take(t: Txn): number {
     if (t.index === 0) t.index = ++this.index;
@@ -435,6 +605,15 @@ export class Store {
     this.clock.clearTimeout(handle);
     this.sessionTimers.delete(id);
   }
+}
+
+function withoutValue(e: KvEntry): KvEntry {
+  return { ...e, value: null };
+}
+
+// Go's %q for the keys in error texts (ASCII keys are what Consul's own errors show).
+function goQuote(s: string): string {
+  return JSON.stringify(s);
 }
 
 function sameBytes(a: Buffer | null, b: Buffer | null): boolean {

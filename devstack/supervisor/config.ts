@@ -1,3 +1,4 @@
+import { DEV_ADMIN_TOKEN, DEV_API_KEY } from "../../common/adminAuth.ts";
 import { bool, duration, int, list, str } from "../../common/config.ts";
 import { LINK_ID } from "../../common/links.ts";
 
@@ -56,13 +57,13 @@ export const supervisorSettings = {
   comparatorPort: port("COMPARATOR_PORT", 8081, "the comparator and its ops console"),
   apiKey: str({
     env: "DEV_API_KEY",
-    default: "dev-api-key",
+    default: DEV_API_KEY,
     pattern: /^[A-Za-z0-9._~-]{6,256}$/,
     doc: "API key the gateway accepts from callers, as application `screen` (dev only)",
   }),
   adminToken: str({
     env: "ADMIN_TOKEN",
-    default: "dev-admin-token",
+    default: DEV_ADMIN_TOKEN,
     doc: "token of the ops console's failover API (dev only)",
   }),
   backoffInitialMs: duration({

@@ -41,6 +41,8 @@ interface Entry extends LinkConnection {
   heartbeat: number;
   /** Metric -> the last business day it cannot vouch for (null: complete); null before the first read. */
   incomplete: Map<string, string | null> | null;
+  /** When the watermark last moved forward (epoch ms; 0 = not seen yet). */
+  advancedAt: number;
 }
 
 export class LinkPool {
@@ -70,6 +72,7 @@ export class LinkPool {
         watermark: 0,
         heartbeat: 0,
         incomplete: null,
+        advancedAt: 0,
       };
       redis.on("ready", () => this.changed(entry, true));
       redis.on("close", () => this.changed(entry, false));
@@ -117,6 +120,12 @@ export class LinkPool {
   complete(id: string, metric: string, date: string): boolean {
     const through = this.incompleteThrough(id, metric);
     return through === null || date > through;
+  }
+
+  /** Since when the link's data has not advanced, when that is longer than `boundMs`; else null. */
+  frozenSince(id: string, boundMs: number, now = Date.now()): number | null {
+    const advancedAt = this.entries.get(id)?.advancedAt ?? 0;
+    return advancedAt > 0 && now - advancedAt > boundMs ? advancedAt : null;
   }
 
   anyConnected(): boolean {
@@ -167,6 +176,7 @@ export class LinkPool {
         readProgress(entry.redis),
         readMetricStates(entry.redis),
       ]);
+      if (progress.watermark > entry.watermark || entry.advancedAt === 0) entry.advancedAt = Date.now();
       entry.watermark = progress.watermark;
       entry.heartbeat = progress.heartbeat;
       entry.incomplete = new Map(

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from "fastify";
-import { adminAuth } from "../auth.ts";
+import { type AuthThrottle, adminAuth } from "../../common/adminAuth.ts";
 import { errorResponses } from "../httpErrors.ts";
 import type { LinkPool } from "../links/linkPool.ts";
 import type { MetricReaderDeps } from "../metricReader.ts";
@@ -12,6 +12,7 @@ import type { RoutingWatcher } from "../routing/routingWatcher.ts";
 export interface AdminOptions
   extends Pick<MetricReaderDeps, "router" | "cache" | "lastKnown" | "noDip" | "metrics" | "staleServeMaxMs"> {
   adminToken: string;
+  authThrottle: AuthThrottle;
   routing: RoutingWatcher;
   pool: LinkPool;
 }
@@ -24,7 +25,16 @@ async function total(counter: { get(): Promise<{ values: { value: number }[] }> 
 }
 
 export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (app, opts) => {
-  app.addHook("onRequest", adminAuth(opts.adminToken));
+  app.addHook(
+    "onRequest",
+    adminAuth(opts.adminToken, opts.authThrottle, (status) =>
+      opts.metrics.authFailures.inc({ status: String(status) }),
+    ),
+  );
+  app.addHook("onRequest", (req, _reply, done) => {
+    req.app = "admin";
+    done();
+  });
 
   app.get(
     "/routing",

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync, FastifyReply, FastifySchema } from "fastify";
 import { errorResponses } from "../httpErrors.ts";
 import type { Served, ValueResult } from "../metricReader.ts";
-import { paramSchemas, seriesQuery, topQuery, type ValueInput, valueQuery } from "../params.ts";
+import { paramSchemas, seriesCost, seriesQuery, topQuery, type ValueInput, valueQuery } from "../params.ts";
 import {
   answer,
   apiKeySecurity,
@@ -151,6 +151,7 @@ function valueAnswer(reply: FastifyReply, served: Served<ValueResult>) {
     link: served.link,
     stale: served.stale,
     complete: served.complete,
+    staleSince: served.staleSince,
   };
 }
 
@@ -158,12 +159,15 @@ function sendValueAnswer(reply: FastifyReply, served: Served<ValueResult>): void
   reply.send(valueAnswer(reply, served));
 }
 
-export const metricRoutes: FastifyPluginAsync<DataRouteOptions> = async (app, { reader, clock, now }) => {
+export const metricRoutes: FastifyPluginAsync<DataRouteOptions> = async (
+  app,
+  { reader, clock, now, historyDays, charge },
+) => {
   app.get<MetricRequest<Omit<ValueInput, "metric">>>(
     "/metrics/:metric",
     { schema: valueSchema },
     (req, reply) => {
-      const q = valueQuery({ ...req.query, metric: req.params.metric }, clock, now());
+      const q = valueQuery({ ...req.query, metric: req.params.metric }, clock, now(), historyDays);
       const hit = reader.cachedValue(q);
       if (hit === undefined) return reader.value(q).then((served) => valueAnswer(reply, served));
       // A micro-cache hit takes no promise, but is still sent in the check phase as MicroCache.get sends
@@ -176,13 +180,20 @@ export const metricRoutes: FastifyPluginAsync<DataRouteOptions> = async (app, { 
     "/metrics/:metric/top",
     { schema: topSchema },
     async (req, reply) =>
-      answer(reply, await reader.top(topQuery({ ...req.query, metric: req.params.metric }, clock, now()))),
+      answer(
+        reply,
+        await reader.top(topQuery({ ...req.query, metric: req.params.metric }, clock, now(), historyDays)),
+      ),
   );
 
   app.get<MetricRequest<{ dim?: string; key?: string; from?: string; to?: string }>>(
     "/metrics/:metric/series",
     { schema: seriesSchema },
-    async (req, reply) =>
-      answer(reply, await reader.series(seriesQuery({ ...req.query, metric: req.params.metric }, now()))),
+    async (req, reply) => {
+      const q = seriesQuery({ ...req.query, metric: req.params.metric }, now());
+      // Every request takes one token; a series takes one more per hour of minutes it reads beyond the first.
+      charge(req.app, seriesCost(q) - 1);
+      return answer(reply, await reader.series(q));
+    },
   );
 };

@@ -9,7 +9,10 @@ import { apiKeySecurity, type DataRouteOptions, servedProperties, setServedHeade
 
 export const MAX_QUERY_READS = 50;
 
-export const queryRoutes: FastifyPluginAsync<DataRouteOptions> = async (app, { reader, clock, now }) => {
+export const queryRoutes: FastifyPluginAsync<DataRouteOptions> = async (
+  app,
+  { reader, clock, now, historyDays },
+) => {
   app.post<{ Body: { reads: ValueInput[] } }>(
     "/query",
     {
@@ -69,12 +72,13 @@ export const queryRoutes: FastifyPluginAsync<DataRouteOptions> = async (app, { r
     },
     async (req, reply) => {
       const at = now();
-      const queries = req.body.reads.map((r, i) => valueQuery(r, clock, at, `reads.${i}.`));
+      const queries = req.body.reads.map((r, i) => valueQuery(r, clock, at, historyDays, `reads.${i}.`));
       req.metricNames = [...new Set(queries.map((q) => q.metric))].join(",");
       const served = await reader.values(queries);
       setServedHeaders(reply, served);
       return {
         asOf: served.asOf,
+        staleSince: served.staleSince,
         link: served.link,
         stale: served.stale,
         complete: served.complete,

@@ -1,5 +1,6 @@
 import type { FastifyReply } from "fastify";
 import type { BusinessClock } from "../../common/businessTime.ts";
+import type { Charge } from "../auth.ts";
 import type { MetricReader, Served } from "../metricReader.ts";
 
 // What the data routes share: their dependencies, the headers naming the link that answered, and the
@@ -9,6 +10,10 @@ export interface DataRouteOptions {
   reader: MetricReader;
   clock: BusinessClock;
   now: () => number;
+  /** Days before today a date parameter may name (what the links keep). */
+  historyDays: number;
+  /** Charges the calling application for what a read costs beyond the one token every request takes. */
+  charge: Charge;
 }
 
 export const LINK_HEADER = "x-oneservice-link";
@@ -31,6 +36,7 @@ export function answer<T extends object>(reply: FastifyReply, served: Served<T>)
     link: served.link,
     stale: served.stale,
     complete: served.complete,
+    staleSince: served.staleSince,
   };
 }
 
@@ -44,7 +50,13 @@ export const servedProperties = {
   link: { type: "string", description: "The link that answered" },
   stale: {
     type: "boolean",
-    description: "A last-known value (no link answered) or a value held up by the no-dip guard",
+    description:
+      "A last-known value (no link answered), a value held up by the no-dip guard, or the link's data stopped (see staleSince)",
+  },
+  staleSince: {
+    type: ["string", "null"],
+    description:
+      "When the answering link's data stopped advancing (or the comparator judged it down); null while it advances",
   },
   complete: {
     type: "boolean",

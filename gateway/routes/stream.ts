@@ -21,6 +21,7 @@ const MAX_BUFFERED_BYTES = 1 << 20;
 export interface StreamOptions extends DataRouteOptions {
   intervalMs: number;
   maxClients: number;
+  maxClientsPerApp: number;
   metrics: GatewayMetrics;
   log: Logger;
 }
@@ -69,7 +70,14 @@ function subscription(q: StreamQuery): Subscription {
 type Parts = Record<"values" | "top" | "series", Record<string, unknown>>;
 
 interface Snapshot {
-  meta: { link: string; routingVersion: number; asOf: string | null; date: string; stale: boolean };
+  meta: {
+    link: string;
+    routingVersion: number;
+    asOf: string | null;
+    date: string;
+    stale: boolean;
+    staleSince: string | null;
+  };
   parts: Parts;
 }
 
@@ -81,9 +89,11 @@ async function readSnapshot(
   const now = opts.now();
   const [values, tops, series] = await Promise.all([
     sub.metrics.length > 0
-      ? reader.values(sub.metrics.map((metric) => valueQuery({ metric }, opts.clock, now)))
+      ? reader.values(sub.metrics.map((metric) => valueQuery({ metric }, opts.clock, now, opts.historyDays)))
       : undefined,
-    Promise.all(sub.top.map((t) => reader.top(topQuery({ ...t, n: sub.n }, opts.clock, now)))),
+    Promise.all(
+      sub.top.map((t) => reader.top(topQuery({ ...t, n: sub.n }, opts.clock, now, opts.historyDays))),
+    ),
     Promise.all(sub.series.map((metric) => reader.series(seriesQuery({ metric }, now)))),
   ]);
   const answers = [values, ...tops, ...series].filter((a) => a !== undefined);
@@ -103,6 +113,7 @@ async function readSnapshot(
       asOf: first.asOf,
       date: opts.clock.dateOf(now),
       stale: answers.some((a) => a.stale),
+      staleSince: first.staleSince,
     },
     parts,
   };
@@ -136,8 +147,42 @@ function sseEvent(id: number, event: string, data: unknown): string {
   return `id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 }
 
+/**
+ * Stream slots, in total and per application. A slot is taken before anything is awaited and given back
+ * exactly once, so a burst of requests cannot pass the caps between a check and a count.
+ */
+class StreamSlots {
+  private total = 0;
+  private readonly perApp = new Map<string, number>();
+
+  constructor(
+    private readonly max: number,
+    private readonly maxPerApp: number,
+  ) {}
+
+  /** Takes a slot for `app` and returns its release, or throws the 503 that says which cap is full. */
+  take(app: string): () => void {
+    const ofApp = this.perApp.get(app) ?? 0;
+    if (this.total >= this.max) throw new ApiError(503, "too many open streams", undefined, 5);
+    if (ofApp >= this.maxPerApp)
+      throw new ApiError(503, `application ${app} has ${ofApp} streams open, its most`, undefined, 5);
+    this.total += 1;
+    this.perApp.set(app, ofApp + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.total -= 1;
+      const left = (this.perApp.get(app) ?? 1) - 1;
+      if (left === 0) this.perApp.delete(app);
+      else this.perApp.set(app, left);
+    };
+  }
+}
+
 export const streamRoutes: FastifyPluginAsync<StreamOptions> = async (app, opts) => {
   const open = new Set<PassThrough>();
+  const slots = new StreamSlots(opts.maxClients, opts.maxClientsPerApp);
   app.addHook("preClose", async () => {
     for (const stream of open) stream.end();
   });
@@ -191,8 +236,14 @@ export const streamRoutes: FastifyPluginAsync<StreamOptions> = async (app, opts)
     async (req, reply) => {
       const sub = subscription(req.query);
       req.metricNames = [...sub.metrics, ...sub.top.map((t) => t.metric), ...sub.series].join(",");
-      if (open.size >= opts.maxClients) throw new ApiError(503, "too many open streams", undefined, 5);
-      const first = await readSnapshot(opts.reader, sub, opts);
+      const release = slots.take(req.app);
+      let first: Snapshot;
+      try {
+        first = await readSnapshot(opts.reader, sub, opts);
+      } catch (err) {
+        release();
+        throw err;
+      }
 
       const stream = new PassThrough();
       const sent = new Map<string, string>();
@@ -203,7 +254,13 @@ export const streamRoutes: FastifyPluginAsync<StreamOptions> = async (app, opts)
         if (stream.writableEnded) return;
         lastWrite = Date.now();
         stream.write(chunk);
-        if (stream.writableLength > MAX_BUFFERED_BYTES) stream.end();
+        // A reader this far behind is gone or hostile: end() would keep its buffer and slot until TCP gives
+        // up; destroying the socket frees both now.
+        if (stream.writableLength > MAX_BUFFERED_BYTES) {
+          opts.metrics.streamsDropped.inc();
+          reply.raw.destroy();
+          stream.destroy();
+        }
       };
       const tick = async () => {
         if (busy) return;
@@ -227,6 +284,7 @@ export const streamRoutes: FastifyPluginAsync<StreamOptions> = async (app, opts)
       reply.raw.on("close", () => stream.destroy());
       stream.on("close", () => {
         clearInterval(timer);
+        release();
         open.delete(stream);
         opts.metrics.streamClients.set(open.size);
       });

@@ -5,7 +5,9 @@ import type { Logger } from "../../common/logger.ts";
 import {
   CONSUL_KEYS,
   type HealthDocument,
+  healthProblem,
   initialRouting,
+  parseDocument,
   type RoutingDocument,
   routingProblem,
 } from "../../common/routing.ts";
@@ -13,8 +15,10 @@ import type { GatewayMetrics } from "../metrics.ts";
 import { GatewayAcknowledger } from "./gatewayAck.ts";
 
 // Which link serves reads. The routing document comes from Consul through a blocking watch and is applied
-// the moment a new one arrives; an invalid one is ignored (logged, counted) and the last good one stays in
-// force, as it does while Consul is unreachable. Every applied document is also written to a local file,
+// the moment a new one arrives; an invalid one, or one with a lower version than the one in force, is ignored
+// (logged, counted) and the last good one stays in force, as it does while Consul is unreachable. A watch
+// that the client library gives up on (a 400, an answer without X-Consul-Index) is started again after the
+// retry delay, and Consul counts as reachable only while every watch's latest call succeeded. Every applied document is also written to a local file,
 // so a gateway restarted during a Consul outage routes as it did before. The comparator's per-link health
 // is watched the same way: it says which standby to try when the active link fails a read.
 
@@ -51,8 +55,19 @@ interface KvItem {
 interface ConsulWatch {
   on(event: "change", fn: (data: KvItem | undefined) => void): void;
   on(event: "error", fn: (err: Error) => void): void;
+  on(event: "end", fn: () => void): void;
   end(): void;
   updateTime(): number | undefined;
+}
+
+/** One key's watch, across the client watches that serve it one after another. */
+interface KeyWatch {
+  current: ConsulWatch;
+  /** When this key's latest failure happened (0 = never): reachable again once an answer is newer. */
+  errorAt: number;
+  /** When a client watch of this key last had an answer, kept across restarts. */
+  answeredAt: number;
+  restart: NodeJS.Timeout | undefined;
 }
 
 export class RoutingWatcher {
@@ -62,7 +77,8 @@ export class RoutingWatcher {
   private healthDoc: HealthDocument | null = null;
   private routingKeyPresent = false;
   private readonly listeners: Listener[] = [];
-  private readonly watches: ConsulWatch[] = [];
+  private readonly watches: KeyWatch[] = [];
+  private stopped = false;
   private readonly acknowledger: GatewayAcknowledger;
   private lastConsulError: { at: number; message: string } | null = null;
   private saving: Promise<void> = Promise.resolve();
@@ -96,7 +112,11 @@ export class RoutingWatcher {
   }
 
   async stop(): Promise<void> {
-    for (const w of this.watches) w.end();
+    this.stopped = true;
+    for (const w of this.watches) {
+      clearTimeout(w.restart);
+      w.current.end();
+    }
     await this.acknowledger.release();
     await this.saving;
   }
@@ -114,35 +134,57 @@ export class RoutingWatcher {
     };
   }
 
-  // A blocking watch that waits says nothing, so the session renewals (every few seconds) count too.
+  // Reachable while every watch's latest call was answered (a blocking call that is waiting was): a watch
+  // that keeps failing, whatever the other calls do, means this gateway no longer hears of routing changes.
   private consulReachable(): boolean {
-    const answered = Math.max(
-      this.acknowledger.lastSuccessAt,
-      ...this.watches.map((w) => w.updateTime() ?? 0),
+    return (
+      this.watches.length > 0 &&
+      this.watches.every((w) => {
+        const answered = Math.max(w.answeredAt, w.current.updateTime() ?? 0);
+        return answered > 0 && answered > w.errorAt;
+      })
     );
-    return answered > 0 && (this.lastConsulError === null || answered > this.lastConsulError.at);
   }
 
-  private watch(key: string, onChange: (item: KvItem | undefined) => void): ConsulWatch {
-    const { consul } = this.opts;
+  private watch(key: string, onChange: (item: KvItem | undefined) => void): KeyWatch {
+    const state: KeyWatch = {
+      current: undefined as unknown as ConsulWatch,
+      errorAt: 0,
+      answeredAt: 0,
+      restart: undefined,
+    };
     const retry = this.opts.retry ?? { factorMs: 100, maxMs: 2_000 };
-    const watch = consul.watch({
-      method: consul.kv.get,
-      options: { key, wait: "30s" },
-      backoffFactor: retry.factorMs,
-      backoffMax: retry.maxMs,
-    }) as unknown as ConsulWatch;
-    watch.on("change", onChange);
-    watch.on("error", (err) => {
-      const first = this.lastConsulError === null || this.consulReachable();
-      this.lastConsulError = { at: Date.now(), message: `${key}: ${err.message}` };
-      this.opts.metrics.consulErrors.inc({
-        operation: `watch_${key === CONSUL_KEYS.routing ? "routing" : "health"}`,
+    const operation = `watch_${key === CONSUL_KEYS.routing ? "routing" : "health"}`;
+    const begin = () => {
+      const { consul } = this.opts;
+      const watch = consul.watch({
+        method: consul.kv.get,
+        options: { key, wait: "30s" },
+        backoffFactor: retry.factorMs,
+        backoffMax: retry.maxMs,
+      }) as unknown as ConsulWatch;
+      state.current = watch;
+      watch.on("change", onChange);
+      watch.on("error", (err) => {
+        const first = this.consulReachable();
+        // The answer that carried the error (no X-Consul-Index) is not an answer.
+        state.errorAt = Math.max(Date.now(), watch.updateTime() ?? 0);
+        this.lastConsulError = { at: state.errorAt, message: `${key}: ${err.message}` };
+        this.opts.metrics.consulErrors.inc({ operation });
+        if (first)
+          this.opts.log.warn({ key, err: err.message }, "Consul unreachable; the routing in force stays");
       });
-      if (first)
-        this.opts.log.warn({ key, err: err.message }, "Consul unreachable; the routing in force stays");
-    });
-    return watch;
+      // The client ends a watch for good on a 400 or an answer it cannot block on; this one starts again.
+      watch.on("end", () => {
+        state.answeredAt = Math.max(state.answeredAt, watch.updateTime() ?? 0);
+        if (this.stopped) return;
+        this.opts.metrics.consulErrors.inc({ operation: `${operation}_restart` });
+        state.restart = setTimeout(begin, retry.maxMs);
+        state.restart.unref();
+      });
+    };
+    begin();
+    return state;
   }
 
   private onRouting(item: KvItem | undefined): void {
@@ -166,16 +208,23 @@ export class RoutingWatcher {
   }
 
   private parse(raw: string): RoutingDocument | null {
-    let value: unknown;
-    let problem: string | null;
-    try {
-      value = JSON.parse(raw);
-      problem = routingProblem(value, this.opts.links);
-    } catch {
-      problem = "not JSON";
+    const parsed = parseDocument<RoutingDocument>(raw, (d) => routingProblem(d, this.opts.links));
+    const inForce = this.doc;
+    let problem = parsed.problem;
+    // Versions only grow: a lower one is an old document written back (a restored backup, a stale tool),
+    // and the same one from Consul again with other content is a writer that skipped the version rule.
+    if (parsed.doc && inForce) {
+      if (parsed.doc.version < inForce.version)
+        problem = `version ${parsed.doc.version} is lower than version ${inForce.version} in force`;
+      else if (
+        this.source === "consul" &&
+        parsed.doc.version === inForce.version &&
+        !sameDocument(normalize(parsed.doc), inForce)
+      )
+        problem = `version ${inForce.version} again with other content`;
     }
-    if (problem === null) return normalize(value as RoutingDocument);
-    this.opts.metrics.consulDocuments.inc({ key: "routing", result: "invalid" });
+    if (parsed.doc && problem === null) return normalize(parsed.doc);
+    this.opts.metrics.consulDocuments.inc({ key: "routing", result: parsed.doc ? "older" : "invalid" });
     this.opts.log.error(
       { problem, value: raw.slice(0, 500), kept: this.doc?.version ?? null },
       "INVALID routing document in Consul ignored; the last good one stays in force",
@@ -219,16 +268,17 @@ export class RoutingWatcher {
       this.healthDoc = null;
       return;
     }
-    try {
-      const doc = JSON.parse(item.Value) as HealthDocument;
-      if (typeof doc?.links !== "object" || doc.links === null) throw new Error("links missing");
-      const changed = JSON.stringify(doc) !== JSON.stringify(this.healthDoc);
-      this.healthDoc = doc;
-      this.opts.metrics.consulDocuments.inc({ key: "health", result: changed ? "applied" : "unchanged" });
-    } catch (err) {
+    const { doc, problem } = parseDocument<HealthDocument>(item.Value, (d) =>
+      healthProblem(d, this.opts.links),
+    );
+    if (doc === null) {
       this.opts.metrics.consulDocuments.inc({ key: "health", result: "invalid" });
-      this.opts.log.error({ err: (err as Error).message }, "invalid health document in Consul ignored");
+      this.opts.log.error({ problem }, "invalid health document in Consul ignored");
+      return;
     }
+    const changed = JSON.stringify(doc) !== JSON.stringify(this.healthDoc);
+    this.healthDoc = doc;
+    this.opts.metrics.consulDocuments.inc({ key: "health", result: changed ? "applied" : "unchanged" });
   }
 
   private async readCopy(): Promise<RoutingDocument | null> {
@@ -238,14 +288,9 @@ export class RoutingWatcher {
     } catch {
       return null;
     }
-    try {
-      const value: unknown = JSON.parse(raw);
-      const problem = routingProblem(value, this.opts.links);
-      if (problem === null) return normalize(value as RoutingDocument);
-      this.opts.log.warn({ file: this.opts.cacheFile, problem }, "local routing copy ignored");
-    } catch {
-      this.opts.log.warn({ file: this.opts.cacheFile }, "local routing copy is not JSON; ignored");
-    }
+    const { doc, problem } = parseDocument<RoutingDocument>(raw, (d) => routingProblem(d, this.opts.links));
+    if (doc) return normalize(doc);
+    this.opts.log.warn({ file: this.opts.cacheFile, problem }, "local routing copy ignored");
     return null;
   }
 
@@ -268,9 +313,9 @@ function normalize(d: RoutingDocument): RoutingDocument {
     active: d.active,
     standby: [...d.standby],
     mode: d.mode,
-    reason: String(d.reason ?? ""),
-    changedAt: String(d.changedAt ?? ""),
-    changedBy: String(d.changedBy ?? ""),
+    reason: d.reason,
+    changedAt: d.changedAt,
+    changedBy: d.changedBy,
   };
 }
 

@@ -155,7 +155,8 @@ function render() {
   $("routing-version").textContent = String(meta.routingVersion);
   $("date").textContent = meta.date;
   $("as-of").textContent = meta.asOf ? timeOfDay.format(new Date(meta.asOf)) : "—";
-  setStatus(meta.stale ? "stale" : "live", meta.stale ? "stale" : "live");
+  const stoppedAt = meta.staleSince ? ` since ${timeOfDay.format(new Date(meta.staleSince))}` : "";
+  setStatus(meta.stale ? "stale" : "live", meta.stale ? `stale${stoppedAt}` : "live");
   const list = state.top["gmv:seller"];
   if (list) showTop(list);
   if (state.series.gmv) showChart(state.series.gmv);
@@ -177,6 +178,7 @@ function onEvent(event, data) {
     asOf: data.asOf,
     date: data.date,
     stale: data.stale,
+    staleSince: data.staleSince,
   };
   for (const [name, entry] of Object.entries(data.values ?? {})) {
     state.values[name] = entry;

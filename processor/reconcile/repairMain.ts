@@ -91,6 +91,7 @@ const audit = new AuditLog(
   "repair",
   log,
   () => {},
+  () => {},
 );
 const by = `operator:${args.operator}`;
 

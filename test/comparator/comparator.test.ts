@@ -9,8 +9,10 @@ import { startRedis } from "../../devstack/redis/launcher.ts";
 import { waitFor } from "../support/links.ts";
 import {
   buildTestComparator,
+  freshComparator,
   http,
   type LinkFixture,
+  metricsText,
   probe,
   readRouting,
   type Stack,
@@ -42,10 +44,6 @@ async function linkStates(c: BuiltComparator): Promise<Record<string, string>> {
   return Object.fromEntries((json.links as { id: string; state: string }[]).map((l) => [l.id, l.state]));
 }
 
-async function metricsText(c: BuiltComparator): Promise<string> {
-  return (await c.app.inject({ method: "GET", url: "/metrics" })).body;
-}
-
 describe("comparator: judging and automatic failover", () => {
   let stack: Stack;
   let c: BuiltComparator;
@@ -56,11 +54,7 @@ describe("comparator: judging and automatic failover", () => {
   after(() => stack.stop());
 
   beforeEach(async () => {
-    await stack.consul.kv.del({ key: "oneservice/", recurse: true });
-    for (const r of stack.redis.values()) await r.client.flushall();
-    c = await buildTestComparator(stack, { links: LINKS });
-    await c.comparator.leader.start();
-    await probe(stack, c, 3);
+    c = await freshComparator(stack, LINKS);
   });
   afterEach(() => c.close());
 
@@ -225,12 +219,19 @@ describe("comparator: judging and automatic failover", () => {
     const store = new RoutingStore(stack.consul, LINKS);
     const current = await store.read();
     const foreign = { ...initialRouting(LINKS, "elsewhere"), version: 41, active: "c", standby: ["a", "b"] };
-    assert.equal(await store.write(foreign, current.modifyIndex), true);
+    const record = (reason: string) =>
+      c.comparator.audit.stamp({ kind: "manual_failover", by: "operator:test", reason, evidence: {} });
+    const first = record("foreign writer");
+    assert.equal(await store.write(foreign, current.modifyIndex, c.comparator.audit.consulOp(first)), true);
+    const lost = record("stale writer");
     assert.equal(
-      await store.write({ ...foreign, version: 99 }, current.modifyIndex),
+      await store.write({ ...foreign, version: 99 }, current.modifyIndex, c.comparator.audit.consulOp(lost)),
       false,
       "a stale index loses",
     );
+    // The change and its record are written together or not at all.
+    assert.ok(await stack.consul.kv.get(`${CONSUL_KEYS.audit}${first.id}`));
+    assert.equal(await stack.consul.kv.get(`${CONSUL_KEYS.audit}${lost.id}`), undefined);
     await probe(stack, c, 3, (l) => (l === "c" ? STALE : {}));
     const routing = await readRouting(stack.consul);
     assert.equal(routing?.version, 42);
@@ -241,8 +242,10 @@ describe("comparator: judging and automatic failover", () => {
     const ack = (gatewayId: string, version: number) =>
       JSON.stringify({ gatewayId, version, appliedAt: new Date().toISOString(), active: "a" });
     await stack.consul.kv.set(`${CONSUL_KEYS.gatewayAcks}g1`, ack("g1", 1));
-    await stack.consul.kv.set(`${CONSUL_KEYS.gatewayAcks}g2`, ack("g2", 0));
+    await stack.consul.kv.set(`${CONSUL_KEYS.gatewayAcks}g2`, ack("g2", 2));
     await stack.consul.kv.set(`${CONSUL_KEYS.gatewayAcks}junk`, "not json");
+    await stack.consul.kv.set(`${CONSUL_KEYS.gatewayAcks}zero`, ack("zero", 0));
+    await stack.consul.kv.set(`${CONSUL_KEYS.gatewayAcks}huge`, ack("x".repeat(500), 1));
     await waitFor("the acknowledgements to be read", async () => {
       await c.comparator.tick();
       return (await http(c, "GET", "/v1/routing")).json.gateways.total === 2;
@@ -293,7 +296,7 @@ describe("comparator: operators", () => {
 
   it("asks for the admin token and a valid request", async () => {
     assert.equal((await http(c, "POST", "/v1/failover", alice({ to: "b" }), null)).status, 401);
-    assert.equal((await http(c, "POST", "/v1/failover", alice({ to: "b" }), "wrong")).status, 401);
+    assert.equal((await http(c, "POST", "/v1/failover", alice({ to: "b" }), "wrong")).status, 403);
     assert.equal((await http(c, "POST", "/v1/failover", { to: "b", operator: "alice" })).status, 400);
     assert.equal((await http(c, "POST", "/v1/failover", alice({ to: "z" }))).status, 400);
     assert.equal((await http(c, "POST", "/v1/failover", alice({ to: "b", reason: "x" }))).status, 400);

@@ -1,17 +1,17 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { after, afterEach, before, beforeEach } from "node:test";
 import { trace } from "@opentelemetry/api";
 import Consul from "consul";
 import { Redis } from "ioredis";
 import { BusinessClock } from "../../common/businessTime.ts";
-import { loadConfig } from "../../common/config.ts";
 import { keys } from "../../common/keys.ts";
 import type { LinkAddress } from "../../common/links.ts";
 import { createLogger } from "../../common/logger.ts";
 import { CONSUL_KEYS, type RoutingDocument } from "../../common/routing.ts";
 import { type BuiltComparator, buildComparator } from "../../comparator/app.ts";
-import { comparatorSettings } from "../../comparator/config.ts";
+import { loadComparatorConfig } from "../../comparator/config.ts";
 import { type ConsulDevServer, startConsulDevServer } from "../../devstack/consul/server.ts";
 import { type RunningRedis, startRedis } from "../../devstack/redis/launcher.ts";
 import { registerCompleteMetrics } from "../support/metricStates.ts";
@@ -93,7 +93,7 @@ export async function comparatorAt(
     AUDIT_FILE: join(where.dir, "audit.jsonl"),
     ...opts.env,
   };
-  const config = loadConfig(comparatorSettings, env);
+  const config = loadComparatorConfig(env);
   const log = createLogger("comparator-test").child({ replica: config.comparatorId }, { level: "error" });
   const built = await buildComparator({
     config,
@@ -190,4 +190,39 @@ export async function http(
     },
   });
   return { status: res.statusCode, json: res.json() };
+}
+
+export async function metricsText(c: BuiltComparator): Promise<string> {
+  return (await c.app.inject({ method: "GET", url: "/metrics" })).body;
+}
+
+/** Empties Consul's oneservice/ keys and every link's Redis, then builds a leading comparator probed 3 times. */
+export async function freshComparator(
+  stack: Stack,
+  links: readonly string[],
+  env: Record<string, string> = {},
+): Promise<BuiltComparator> {
+  await stack.consul.kv.del({ key: "oneservice/", recurse: true });
+  for (const r of stack.redis.values()) await r.client.flushall();
+  const c = await buildTestComparator(stack, { links, env });
+  await c.comparator.leader.start();
+  await probe(stack, c, 3);
+  return c;
+}
+
+/** A stack for the enclosing describe block and, for each test, a fresh leading comparator (closed after it). */
+export function useFreshComparator(
+  links: readonly string[],
+  env: Record<string, string> = {},
+): { stack: Stack; c: BuiltComparator } {
+  const h = {} as { stack: Stack; c: BuiltComparator };
+  before(async () => {
+    h.stack = await startStack(links);
+  });
+  after(() => h.stack.stop());
+  beforeEach(async () => {
+    h.c = await freshComparator(h.stack, links, env);
+  });
+  afterEach(() => h.c.close());
+  return h;
 }

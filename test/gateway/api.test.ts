@@ -58,6 +58,7 @@ describe("gateway API", () => {
       link: "a",
       stale: false,
       complete: true,
+      staleSince: null,
     });
   });
 
@@ -167,7 +168,8 @@ describe("gateway API", () => {
       ["/v1/metrics/gmv?date=2024-02-30", 400, "date"],
       ["/v1/metrics/gmv?date=yesterday", 400, "date"],
       ["/v1/metrics/gmv?window=week", 400, "window"],
-      ["/v1/metrics/gmv?window=minute&date=2024-11-11", 400, "minute"],
+      [`/v1/metrics/gmv?window=minute&date=${h.today()}`, 400, "minute"],
+      ["/v1/metrics/gmv?date=2024-11-11", 400, "date"],
       ["/v1/metrics/gmv?minute=1200", 400, "minute"],
       ["/v1/metrics/gmv?dim=Seller", 400, "dim"],
       ["/v1/metrics/gmv?limit=5", 400, "limit"],

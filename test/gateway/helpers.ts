@@ -180,6 +180,8 @@ export function useHarness(linkIds: string[] = ["a", "b", "c"]): Harness {
       GATEWAY_ID: `test-gateway-${gatewaySeq}`,
       ROUTING_CACHE_FILE: join(h.dir, `routing-${gatewaySeq}.json`),
       READ_TIMEOUT: "2s",
+      // Fixtures write a watermark once; tests of stopped data set their own bound.
+      STALE_AFTER: "1h",
       TIME_ZONE,
       ...env,
     });

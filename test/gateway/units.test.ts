@@ -83,25 +83,55 @@ describe("last-known values", () => {
 });
 
 describe("no-dip guard", () => {
+  const a = (asOf: number) => ({ link: "a", asOf });
+  const raised = (value: number) => ({ value, raised: true, behind: true });
+  const kept = (value: number) => ({ value, raised: false, behind: false });
+
   test("never serves less than the highest value served for a metric, key and day", () => {
     const guard = new NoDipGuard(100);
-    assert.deepEqual(guard.guard("gmv", "all", "all", "2024-11-11", 100), { value: 100, raised: false });
-    assert.deepEqual(guard.guard("gmv", "all", "all", "2024-11-11", 90), { value: 100, raised: true });
-    assert.deepEqual(guard.guard("gmv", "all", "all", "2024-11-12", 90), { value: 90, raised: false });
-    assert.deepEqual(guard.guard("gmv", "seller", "all", "2024-11-11", 90), { value: 90, raised: false });
-    assert.deepEqual(guard.guard("gmv", "all", "all", "2024-11-11", 120), { value: 120, raised: false });
-    assert.deepEqual(guard.guard("gmv", "all", "all", "2024-11-11", 110), { value: 120, raised: true });
+    const b = { link: "b", asOf: 10 };
+    assert.deepEqual(guard.guard("gmv", "all", "all", "2024-11-11", 100, a(10)), kept(100));
+    assert.deepEqual(guard.guard("gmv", "all", "all", "2024-11-11", 90, b), raised(100));
+    assert.deepEqual(guard.guard("gmv", "all", "all", "2024-11-12", 90, b), kept(90));
+    assert.deepEqual(guard.guard("gmv", "seller", "all", "2024-11-11", 90, b), kept(90));
+    assert.deepEqual(guard.guard("gmv", "all", "all", "2024-11-11", 120, a(20)), kept(120));
+    assert.deepEqual(guard.guard("gmv", "all", "all", "2024-11-11", 110, a(30)), raised(120));
+  });
+
+  test("an older view of the same link is raised but not behind: the link holds the higher value", () => {
+    const guard = new NoDipGuard(100);
+    // A top list read at watermark 20, then the key's value read (and cached) at watermark 10 served again.
+    assert.deepEqual(guard.guard("gmv", "seller", "s1", "d", 500, a(20)), kept(500));
+    assert.deepEqual(guard.guard("gmv", "seller", "s1", "d", 450, a(10)), {
+      value: 500,
+      raised: true,
+      behind: false,
+    });
+    assert.deepEqual(guard.guard("gmv", "seller", "s1", "d", 450, a(20)), {
+      value: 500,
+      raised: true,
+      behind: false,
+    });
+    // The same link lower at a later watermark, or another link lower, is behind.
+    assert.deepEqual(guard.guard("gmv", "seller", "s1", "d", 450, a(21)), raised(500));
+    assert.deepEqual(guard.guard("gmv", "seller", "s1", "d", 450, { link: "b", asOf: 5 }), raised(500));
+  });
+
+  test("zero (what an absent key reads as) is never remembered", () => {
+    const guard = new NoDipGuard(100);
+    for (let i = 0; i < 50; i++) guard.guard("gmv", "seller", `absent-${i}`, "d", 0, a(1));
+    assert.equal(guard.size, 0);
   });
 
   test("memory is bounded: the least recently served entry is forgotten first", () => {
     const guard = new NoDipGuard(2);
-    guard.guard("gmv", "seller", "s1", "d", 10);
-    guard.guard("gmv", "seller", "s2", "d", 10);
-    guard.guard("gmv", "seller", "s1", "d", 10);
-    guard.guard("gmv", "seller", "s3", "d", 10);
+    guard.guard("gmv", "seller", "s1", "d", 10, a(1));
+    guard.guard("gmv", "seller", "s2", "d", 10, a(1));
+    guard.guard("gmv", "seller", "s1", "d", 10, a(1));
+    guard.guard("gmv", "seller", "s3", "d", 10, a(1));
     assert.equal(guard.size, 2);
-    assert.equal(guard.guard("gmv", "seller", "s1", "d", 5).raised, true);
-    assert.equal(guard.guard("gmv", "seller", "s2", "d", 5).raised, false);
+    assert.equal(guard.guard("gmv", "seller", "s1", "d", 5, a(2)).raised, true);
+    assert.equal(guard.guard("gmv", "seller", "s2", "d", 5, a(2)).raised, false);
   });
 });
 

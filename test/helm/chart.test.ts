@@ -215,6 +215,35 @@ describe("image", () => {
       assert.ok(existsSync(join(REPO, source)), `COPY ${source}: not in the repository`);
   });
 
+  it("installs with the install scripts, so the image runs the patched kafkajs the tests ran", () => {
+    const dockerfile = read(join(REPO, "Dockerfile"));
+    const stage = dockerfile.split(/^FROM\s/m)[1] ?? "";
+    const install = /^RUN\s+(npm ci[^\n]*)/m.exec(stage)?.[1] ?? "";
+    assert.match(install, /^npm ci /, "the dependency stage installs with npm ci");
+    assert.doesNotMatch(install, /--ignore-scripts/, "install scripts (postinstall: patch-package) must run");
+    const copied = imageSources(stage);
+    assert.ok(copied.includes("patches"), "patches/ is in the dependency stage");
+    assert.ok(
+      stage.indexOf("COPY patches") < stage.indexOf(install),
+      "patches/ is copied before the install that applies it",
+    );
+    const pkg = JSON.parse(read(join(REPO, "package.json"))) as {
+      scripts: Record<string, string>;
+      dependencies: Record<string, string>;
+    };
+    assert.match(
+      pkg.scripts.postinstall ?? "",
+      /^patch-package --error-on-fail$/,
+      "a patch that fails fails the build",
+    );
+    if (install.includes("--omit=dev"))
+      assert.ok(pkg.dependencies["patch-package"], "patch-package must survive --omit=dev");
+    for (const patch of readdirSync(join(REPO, "patches"))) {
+      const name = /^(.+)\+[^+]+\.patch$/.exec(patch)?.[1]?.replace("+", "/") ?? "";
+      assert.ok(pkg.dependencies[name], `${patch}: patches a production dependency`);
+    }
+  });
+
   it(".dockerignore sends everything the Dockerfile copies, and nothing else", () => {
     const patterns = read(join(REPO, ".dockerignore"))
       .split("\n")

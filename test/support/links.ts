@@ -173,14 +173,14 @@ export async function dayTotal(redis: Redis, metric: string): Promise<number> {
 
 /**
  * Writes 8 MB into one partition, a megabyte at a time: the embedded Kafka keeps about 5 MB per partition, so
- * this moves its log start (data loss for whoever had not read it). `valueOf(n)` is record n's value
+ * this moves its log start (data loss for whoever had not read it). `recordValue(n)` is record n's value
  * (n from 0, about 100 kB each); `afterChunk` runs after each megabyte.
  */
 export async function overflowPartition(
   link: TestLink,
   topic: string,
   partition: number,
-  valueOf: (n: number, pad: string) => string,
+  recordValue: (n: number, pad: string) => string,
   afterChunk: () => Promise<void> = async () => {},
 ): Promise<void> {
   const producer = link.kafkaClient.producer();
@@ -190,7 +190,7 @@ export async function overflowPartition(
     for (let chunk = 0; chunk < 8; chunk++) {
       await producer.send({
         topic,
-        messages: Array.from({ length: 10 }, (_, i) => ({ partition, value: valueOf(chunk * 10 + i, pad) })),
+        messages: Array.from({ length: 10 }, (_, i) => ({ partition, value: recordValue(chunk * 10 + i, pad) })),
       });
       await afterChunk();
     }
