@@ -20,9 +20,8 @@ function effect(dayKey: string): string {
     zincr: [[dayKey, "all", "100"]],
     hincr: [],
     hll: [],
-    orders: [],
-    payments: [],
-    paymentsDeleted: [],
+    stateSet: [],
+    stateDeleted: [],
     counters: [["late", "1"]],
     firstMinuteTime: "",
   });
@@ -32,15 +31,17 @@ describe("hardening: the apply script when Redis is out of memory", () => {
   let dir: string;
   let redis: RunningRedis;
   let client: Redis;
-  const scriptKeys = [keys.offsets, keys.maxEventTime, keys.counters, keys.meta];
+  const scriptKeys = [keys.offsets, keys.maxEventTime, keys.counters, keys.meta, keys.pause];
+  const catalog = "the-catalog-this-test-computes";
   const dayKey = "os:d:2026-12-03:gmv:all";
   const run = (next: number) =>
-    script.run(client, scriptKeys, [effect(dayKey), JSON.stringify([[TP, ""]]), TP, next, "", 3600]);
+    script.run(client, scriptKeys, [effect(dayKey), JSON.stringify([[TP, ""]]), TP, next, "", 3600, catalog]);
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "oom-test-"));
     redis = await startRedis({ linkId: "oom", dataDir: join(dir, "redis") });
     client = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+    await client.hset(keys.meta, "catalog", catalog);
   });
   after(async () => {
     client.disconnect();
