@@ -35,6 +35,12 @@ export const keys = {
   /** HyperLogLog behind a distinct metric's minute value; its count is mirrored into the minute HASH. */
   minuteHll: (date: string, minute: string, metric: string, dim: string, key: string) =>
     `${P}:hll:m:${date}:${minute}:${metric}:${dim}:${key}`,
+  /**
+   * HASH field = "<metric>|<dim>|<key>" -> the day's contributions of a sum or count metric that came too late
+   * for their minute (counted in the day value only), for each minute dimension: so the scrub can check that a
+   * day value equals its minutes plus these.
+   */
+  late: (date: string) => `${P}:late:${date}`,
   /** HASH "<HHMM>|<metric>" -> sha1 of that metric's sorted values in that closed minute (digestField). */
   digests: (date: string) => `${P}:digest:${date}`,
   // Join state keys belong to their source (common/sources/), which owns their layout.

@@ -28,6 +28,7 @@ import { type LeaderInfo, LeaderLock } from "./leaderLock.ts";
 import { type ComparatorMetrics, LINK_STATES } from "./metrics.ts";
 import { LinkProbe } from "./probe.ts";
 import { type RoutingSnapshot, RoutingStore } from "./routingWriter.ts";
+import { Scrubber } from "./scrub.ts";
 
 // The one loop that owns the comparator's state: probe every link, judge, and, on the leader only, decide and
 // write. Operator commands run in the same queue as the probes, so no two routing writes of this replica
@@ -99,15 +100,25 @@ export class Comparator {
   private readonly gapPoints: GapPoint[] = [];
   private queue: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
+  private scrubTimer: NodeJS.Timeout | undefined;
   private stopped = false;
 
   constructor(private readonly d: ComparatorDeps) {
     const c = d.config;
     const now = Date.now();
     this.clock = new BusinessClock(c.timeZone);
-    this.probes = d.links.map(
-      (l) => new LinkProbe(l, this.clock, c.probeTimeoutMs, Math.max(2_000, 4 * c.probeIntervalMs)),
-    );
+    this.probes = d.links.map((l) => {
+      const scrubber = new Scrubber(
+        l.redisUrl,
+        this.clock,
+        { minutesPerRound: c.scrubMinutesPerRound, timeoutMs: Math.max(c.probeTimeoutMs, 5_000) },
+        (m) => {
+          d.metrics.scrubMismatches.inc({ link: l.id, check: m.check });
+          d.log.warn({ link: l.id, mismatch: m }, `link ${l.id}: scrub found ${m.check}`);
+        },
+      );
+      return new LinkProbe(l, this.clock, c.probeTimeoutMs, Math.max(2_000, 4 * c.probeIntervalMs), scrubber);
+    });
     this.judge = new Judge(c.links, c, now);
     this.routingStore = new RoutingStore(d.consul, c.links);
     this.audit = new AuditLog(d.consul, c.auditFile, c.comparatorId, d.log, () =>
@@ -148,6 +159,27 @@ export class Comparator {
       this.timer = setTimeout(loop, Math.max(0, this.d.config.probeIntervalMs - (Date.now() - started)));
     };
     void loop();
+    const scrubLoop = async () => {
+      const started = Date.now();
+      await this.scrub();
+      if (this.stopped) return;
+      this.scrubTimer = setTimeout(
+        scrubLoop,
+        Math.max(0, this.d.config.scrubIntervalMs - (Date.now() - started)),
+      );
+    };
+    void scrubLoop();
+  }
+
+  /** One scrub round on every link (comparator/scrub.ts), apart from the probes: it never delays them. */
+  async scrub(): Promise<void> {
+    await Promise.all(
+      this.probes.map(async (p) => {
+        const before = p.scrubber.progress.minutesChecked;
+        await p.scrubber.round();
+        this.d.metrics.scrubMinutes.inc({ link: p.address.id }, p.scrubber.progress.minutesChecked - before);
+      }),
+    );
   }
 
   failover(req: OperatorRequest): Promise<OperatorOutcome> {
@@ -173,6 +205,7 @@ export class Comparator {
   async close(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearTimeout(this.scrubTimer);
     await this.queue;
     await this.leader.stop();
     await Promise.all(this.probes.map((p) => p.close()));
@@ -656,6 +689,7 @@ export class Comparator {
       gaps: j.gaps,
       incomplete: j.observation.incomplete,
       notCompared: j.notCompared,
+      scrub: { ...(this.probes[i] as LinkProbe).scrubber.progress, mismatches: j.observation.scrub },
     }));
   }
 
@@ -669,6 +703,8 @@ export class Comparator {
       gapWindow: c.gapWindow,
       failbackAfterMinutes: c.failbackAfterMinutes,
       probeIntervalMs: c.probeIntervalMs,
+      scrubIntervalMs: c.scrubIntervalMs,
+      scrubMinutesPerRound: c.scrubMinutesPerRound,
     };
   }
 }

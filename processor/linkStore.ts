@@ -8,7 +8,10 @@ import { LuaScript } from "./luaScript.ts";
 import type { JoinSnapshot, Plan } from "./planner.ts";
 
 const applyBatchScript = new LuaScript(new URL("./applyBatch.lua", import.meta.url));
-const closeMinutesScript = new LuaScript(new URL("./closeMinutes.lua", import.meta.url));
+const closeMinutesScript = new LuaScript(
+  new URL("./closeMinutes.lua", import.meta.url),
+  new URL("./minuteDigests.lua", import.meta.url),
+);
 const claimMetricsScript = new LuaScript(new URL("./claimMetrics.lua", import.meta.url));
 
 /** The one most minutes a single close call digests, to keep each script call short. */

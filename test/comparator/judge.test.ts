@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Judge, type JudgeSettings, type LinkJudgement, type StateChange } from "../../comparator/judge.ts";
 import type { Observation } from "../../comparator/probe.ts";
+import type { ScrubMismatch } from "../../comparator/scrub.ts";
 
 // The judging rules probe by probe, on made-up observations: no Redis, no clock.
 
@@ -26,6 +27,7 @@ interface LinkInput {
   digests?: Record<string, string>;
   incomplete?: string[];
   closedThrough?: number;
+  scrub?: ScrubMismatch[];
 }
 
 function observation(link: string, now: number, input: LinkInput = {}): Observation {
@@ -45,6 +47,7 @@ function observation(link: string, now: number, input: LinkInput = {}): Observat
     values: input.values ?? { gmv: 1_000 },
     digests: input.digests ?? {},
     incomplete: input.incomplete ?? [],
+    scrub: input.scrub ?? [],
   };
 }
 
