@@ -8,7 +8,10 @@ export const SCHEMA_VERSION = 2;
 const P = "os";
 
 export const keys = {
-  /** HASH: schemaVersion, catalog (fingerprint of the metrics computed), timeZone, lateness, expectedPartitions. */
+  /**
+   * HASH: schemaVersion, catalog (fingerprint of the metrics computed), timeZone, lateness, expectedPartitions,
+   * lateSince (epoch ms from which `late` is kept; 0 = from the link's start).
+   */
   meta: `${P}:meta`,
   /** HASH metric name -> JSON StoredMetric: its definition and since when it is computed (common/metricState.ts). */
   metricStates: `${P}:metrics`,

@@ -135,9 +135,11 @@ export class Scrubber {
     this.redis.on("error", () => {});
   }
 
-  /** The mismatches standing now, oldest check first. */
+  /** The mismatches standing now, the most precise first: minutes before days, in check then time order. */
   mismatches(): ScrubMismatch[] {
-    return [...this.findings.values()].flat();
+    const order = (m: ScrubMismatch) =>
+      [SCRUB_CHECKS.indexOf(m.check), m.date, m.minute, m.metric, m.dim, m.key].join("|");
+    return [...this.findings.values()].flat().sort((x, y) => order(x).localeCompare(order(y)));
   }
 
   /** One bounded slice of the scrub. Never throws: a failed round is reported in `progress.error`. */
@@ -157,10 +159,11 @@ export class Scrubber {
   }
 
   private async scrub(): Promise<void> {
-    const [closedRaw, statesRaw, offsetsRaw] = await Promise.all([
+    const [closedRaw, statesRaw, offsetsRaw, lateSince] = await Promise.all([
       this.redis.get(keys.closedThrough),
       this.redis.hgetall(keys.metricStates),
       this.redis.hgetall(keys.offsets),
+      this.redis.hget(keys.meta, "lateSince"),
     ]);
     const states: Record<string, StoredMetric> = {};
     for (const [name, json] of Object.entries(statesRaw)) states[name] = JSON.parse(json) as StoredMetric;
@@ -174,7 +177,10 @@ export class Scrubber {
     const incomplete = (date: string) =>
       new Set(Object.keys(states).filter((name) => !completeOn(states[name], date, this.clock)));
     await this.scrubMinutes(dates[0] as string, closedThrough, Object.keys(states), incomplete);
-    await this.scrubDay(dates, incomplete);
+    // Days that began before the link kept its late contributions have no complete record of them.
+    const lateKept = (date: string) =>
+      this.clock.instantOf(date) >= Number(lateSince ?? Number.POSITIVE_INFINITY);
+    await this.scrubDay(dates, incomplete, lateKept);
   }
 
   /** An offset lower than the highest seen stands as a mismatch until the link is past that offset again. */
@@ -257,7 +263,11 @@ export class Scrubber {
   }
 
   /** One metric dimension of one of the two days per round, in turn. */
-  private async scrubDay(dates: string[], incomplete: (date: string) => Set<string>): Promise<void> {
+  private async scrubDay(
+    dates: string[],
+    incomplete: (date: string) => Set<string>,
+    lateKept: (date: string) => boolean,
+  ): Promise<void> {
     const units = dates.flatMap((date) => DAY_UNITS.map((u) => ({ date, ...u })));
     const unit = units[this.dayUnit % units.length];
     this.dayUnit = (this.dayUnit + 1) % units.length;
@@ -274,6 +284,7 @@ export class Scrubber {
     switch (metric.kind) {
       case "sum":
       case "count": {
+        if (!lateKept(date)) break;
         const differences = (await daySumScript.run(
           this.redis,
           [],

@@ -68,6 +68,10 @@ export class LinkStore {
         );
       }
     }
+    // Late contributions (keys.late) are kept from the first release that writes them: the scrub checks day
+    // values against them only for business days that began after (0: this link has kept them from its start).
+    const computing = await this.redis.hexists(keys.meta, "firstMinuteTime");
+    await this.redis.hsetnx(keys.meta, "lateSince", computing ? String(Date.now()) : "0");
     const claim = await this.claimMetrics();
     await this.redis.hset(keys.meta, "expectedPartitions", String(expectedPartitions));
     return claim;

@@ -238,6 +238,45 @@ describe("judge: diverged by closed-minute digests", () => {
   });
 });
 
+describe("judge: diverged by the scrub", () => {
+  const mismatch = (metric: string | null): ScrubMismatch => ({
+    check: metric === null ? "offset_back" : "minute_digest",
+    date: "2026-11-21",
+    minute: metric === null ? null : "1200",
+    metric,
+    dim: null,
+    key: metric === null ? "trade.orders:0" : null,
+    stored: "s0",
+    derived: "d0",
+    foundAt: T0,
+  });
+
+  it("marks a link whose scrub finds a mismatch diverged after HYSTERESIS_PROBES probes, with the mismatch", () => {
+    const run = Run.healthy(["a", "b", "c"]);
+    run.steps(2, (l) => ({ scrub: l === "c" ? [mismatch("gmv")] : [] }));
+    assert.equal(run.state("c"), "healthy");
+    run.step((l) => ({ scrub: l === "c" ? [mismatch("gmv")] : [] }));
+    assert.equal(run.state("c"), "diverged");
+    const [finding] = run.of("c").findings;
+    assert.equal(finding?.rule, "scrub_mismatch");
+    assert.deepEqual(finding?.evidence.all, [mismatch("gmv")]);
+    assert.equal(finding?.evidence.minute, "1200");
+    for (const l of ["a", "b"]) assert.equal(run.state(l), "healthy");
+  });
+
+  it("does not judge a metric the link does not hold whole, but judges offsets whatever the metrics", () => {
+    const run = Run.healthy(["a", "b", "c"]);
+    run.steps(4, (l) => ({
+      scrub: l === "c" ? [mismatch("ad_reach")] : [],
+      incomplete: l === "c" ? ["ad_reach"] : [],
+    }));
+    assert.equal(run.state("c"), "healthy");
+    run.steps(3, (l) => ({ scrub: l === "c" ? [mismatch(null)] : [] }));
+    assert.equal(run.state("c"), "diverged");
+    assert.equal(run.of("c").findings[0]?.evidence.check, "offset_back");
+  });
+});
+
 describe("judge: diverged by a widening live gap", () => {
   // a and b add 100 per probe; c adds 90: it reads smaller and the difference grows.
   const broken = (l: string, n: number) => ({

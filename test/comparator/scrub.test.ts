@@ -111,15 +111,18 @@ describe("scrub: corruptions of a standby link are found and judged diverged", (
     await healthyEverywhere();
     await damage();
     let found: ScrubMismatch | undefined;
-    await waitFor("link c judged diverged by the scrub", () => {
-      const v = view("c");
-      const finding = v.findings.find((f) => f.rule === "scrub_mismatch");
-      found = (finding?.evidence.all as ScrubMismatch[] | undefined)?.find(matches);
-      return v.state === "diverged" && found !== undefined;
-    });
-    assert.ok(view("c").scrub.mismatches.some(matches), "/v1/links shows the mismatch");
-    for (const other of ["a", "b"]) assert.notEqual(view(other).state, "diverged");
-    await repair();
+    try {
+      await waitFor("link c judged diverged by the scrub", () => {
+        const v = view("c");
+        const finding = v.findings.find((f) => f.rule === "scrub_mismatch");
+        found = (finding?.evidence.all as ScrubMismatch[] | undefined)?.find(matches);
+        return v.state === "diverged" && found !== undefined;
+      });
+      assert.ok(view("c").scrub.mismatches.some(matches), "/v1/links shows the mismatch");
+      for (const other of ["a", "b"]) assert.notEqual(view(other).state, "diverged");
+    } finally {
+      await repair();
+    }
     await scrubbedTwice();
     assert.deepEqual(view("c").scrub.mismatches, [], "the scrub finds nothing once it is undone");
     await healthyEverywhere();
