@@ -4,7 +4,7 @@
 // scrub running at the default pace, in the same run. Then, the processor idle, the scrub's Redis CPU per closed
 // minute is measured over whole passes (INFO cpu and commandstats). Not a test: it prints figures.
 //
-//   npx tsx loadtest/scrubCost.ts [--events 150000] [--hours 6] [--partitions 6] [--passes 3]
+//   npx tsx loadtest/scrubCost.ts [--events 300000] [--hours 6] [--partitions 6] [--passes 3]
 
 import { parseArgs } from "node:util";
 import { BusinessClock } from "../common/businessTime.ts";
@@ -18,7 +18,7 @@ import { processorRate, redisCommandStats, redisCpuSeconds, status } from "./cat
 
 const { values: args } = parseArgs({
   options: {
-    events: { type: "string", default: "150000" },
+    events: { type: "string", default: "300000" },
     hours: { type: "string", default: "6" },
     partitions: { type: "string", default: "6" },
     passes: { type: "string", default: "3" },
