@@ -56,8 +56,8 @@ function scrubbing(link: TestLink, found: ScrubMismatch[]) {
 }
 
 const [plain, scrubbed] = await Promise.all([
-  startTestLink("bench-plain", PARTITIONS),
-  startTestLink("bench-scrubbed", PARTITIONS),
+  startTestLink("plain", PARTITIONS),
+  startTestLink("scrubbed", PARTITIONS),
 ]);
 try {
   const dims = await prepareDimensions([plain, scrubbed]);
