@@ -100,7 +100,7 @@ export class Comparator {
   private readonly gapPoints: GapPoint[] = [];
   private queue: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
-  private scrubTimer: NodeJS.Timeout | undefined;
+  private readonly scrubTimers = new Map<LinkProbe, NodeJS.Timeout>();
   private stopped = false;
 
   constructor(private readonly d: ComparatorDeps) {
@@ -159,26 +159,28 @@ export class Comparator {
       this.timer = setTimeout(loop, Math.max(0, this.d.config.probeIntervalMs - (Date.now() - started)));
     };
     void loop();
-    const scrubLoop = async () => {
-      const started = Date.now();
-      await this.scrub();
-      if (this.stopped) return;
-      this.scrubTimer = setTimeout(
-        scrubLoop,
-        Math.max(0, this.d.config.scrubIntervalMs - (Date.now() - started)),
-      );
-    };
-    void scrubLoop();
+    // Each link is scrubbed on a loop of its own, so a link that does not answer never holds the others back.
+    for (const probe of this.probes) {
+      const scrubLoop = async () => {
+        const started = Date.now();
+        await this.scrubLink(probe);
+        if (this.stopped) return;
+        this.scrubTimers.set(
+          probe,
+          setTimeout(scrubLoop, Math.max(0, this.d.config.scrubIntervalMs - (Date.now() - started))),
+        );
+      };
+      void scrubLoop();
+    }
   }
 
-  /** One scrub round on every link (comparator/scrub.ts), apart from the probes: it never delays them. */
-  async scrub(): Promise<void> {
-    await Promise.all(
-      this.probes.map(async (p) => {
-        const before = p.scrubber.progress.minutesChecked;
-        await p.scrubber.round();
-        this.d.metrics.scrubMinutes.inc({ link: p.address.id }, p.scrubber.progress.minutesChecked - before);
-      }),
+  /** One scrub round of a link (comparator/scrub.ts), apart from the probes: it never delays them. */
+  private async scrubLink(probe: LinkProbe): Promise<void> {
+    const before = probe.scrubber.progress.minutesChecked;
+    await probe.scrubber.round();
+    this.d.metrics.scrubMinutes.inc(
+      { link: probe.address.id },
+      probe.scrubber.progress.minutesChecked - before,
     );
   }
 
@@ -205,7 +207,7 @@ export class Comparator {
   async close(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    clearTimeout(this.scrubTimer);
+    for (const timer of this.scrubTimers.values()) clearTimeout(timer);
     await this.queue;
     await this.leader.stop();
     await Promise.all(this.probes.map((p) => p.close()));

@@ -84,6 +84,7 @@ export class BatchEffect {
         else add(this.zincr, dayKey, key, measured as number);
       }
       if (!inMinute) {
+        // Too late for its minute: in the day value only, and kept apart so the scrub can check the day.
         if (m.kind !== "distinct")
           for (const dim of m.minuteDims)
             add(
