@@ -8,7 +8,10 @@ export const SCHEMA_VERSION = 2;
 const P = "os";
 
 export const keys = {
-  /** HASH: schemaVersion, catalog (fingerprint of the metrics computed), timeZone, lateness, expectedPartitions. */
+  /**
+   * HASH: schemaVersion, catalog (fingerprint of the metrics computed), timeZone, lateness, expectedPartitions,
+   * lateSince (epoch ms from which `late` is kept; 0 = from the link's start).
+   */
   meta: `${P}:meta`,
   /** HASH metric name -> JSON StoredMetric: its definition and since when it is computed (common/metricState.ts). */
   metricStates: `${P}:metrics`,
@@ -40,6 +43,12 @@ export const keys = {
   /** HyperLogLog behind a distinct metric's minute value; its count is mirrored into the minute HASH. */
   minuteHll: (date: string, minute: string, metric: string, dim: string, key: string) =>
     `${P}:hll:m:${date}:${minute}:${metric}:${dim}:${key}`,
+  /**
+   * HASH field = "<metric>|<dim>|<key>" -> the day's contributions of a sum or count metric that came too late
+   * for their minute (counted in the day value only), for each minute dimension: so the scrub can check that a
+   * day value equals its minutes plus these.
+   */
+  late: (date: string) => `${P}:late:${date}`,
   /** HASH "<HHMM>|<metric>" -> sha1 of that metric's sorted values in that closed minute (digestField). */
   digests: (date: string) => `${P}:digest:${date}`,
   // Join state keys belong to their source (common/sources/), which owns their layout.

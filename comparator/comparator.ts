@@ -28,6 +28,7 @@ import { type LeaderInfo, LeaderLock } from "./leaderLock.ts";
 import { type ComparatorMetrics, LINK_STATES } from "./metrics.ts";
 import { LinkProbe } from "./probe.ts";
 import { type RoutingSnapshot, RoutingStore } from "./routingWriter.ts";
+import { Scrubber } from "./scrub.ts";
 
 // The one loop that owns the comparator's state: probe every link, judge, and, on the leader only, decide and
 // write. Operator commands run in the same queue as the probes, so no two routing writes of this replica
@@ -106,15 +107,25 @@ export class Comparator {
   private readonly gapPoints: GapPoint[] = [];
   private queue: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
+  private readonly scrubTimers = new Map<LinkProbe, NodeJS.Timeout>();
   private stopped = false;
 
   constructor(private readonly d: ComparatorDeps) {
     const c = d.config;
     const now = Date.now();
     this.clock = new BusinessClock(c.timeZone);
-    this.probes = d.links.map(
-      (l) => new LinkProbe(l, this.clock, c.probeTimeoutMs, Math.max(2_000, 4 * c.probeIntervalMs)),
-    );
+    this.probes = d.links.map((l) => {
+      const scrubber = new Scrubber(
+        l.redisUrl,
+        this.clock,
+        { minutesPerRound: c.scrubMinutesPerRound, timeoutMs: Math.max(c.probeTimeoutMs, 5_000) },
+        (m) => {
+          d.metrics.scrubMismatches.inc({ link: l.id, check: m.check });
+          d.log.warn({ link: l.id, mismatch: m }, `link ${l.id}: scrub found ${m.check}`);
+        },
+      );
+      return new LinkProbe(l, this.clock, c.probeTimeoutMs, Math.max(2_000, 4 * c.probeIntervalMs), scrubber);
+    });
     this.judge = new Judge(c.links, c, now);
     this.routingStore = new RoutingStore(d.consul, c.links);
     this.audit = new AuditLog(
@@ -160,6 +171,29 @@ export class Comparator {
       this.timer = setTimeout(loop, Math.max(0, this.d.config.probeIntervalMs - (Date.now() - started)));
     };
     void loop();
+    // Each link is scrubbed on a loop of its own, so a link that does not answer never holds the others back.
+    for (const probe of this.probes) {
+      const scrubLoop = async () => {
+        const started = Date.now();
+        await this.scrubLink(probe);
+        if (this.stopped) return;
+        this.scrubTimers.set(
+          probe,
+          setTimeout(scrubLoop, Math.max(0, this.d.config.scrubIntervalMs - (Date.now() - started))),
+        );
+      };
+      void scrubLoop();
+    }
+  }
+
+  /** One scrub round of a link (comparator/scrub.ts), apart from the probes: it never delays them. */
+  private async scrubLink(probe: LinkProbe): Promise<void> {
+    const before = probe.scrubber.progress.minutesChecked;
+    await probe.scrubber.round();
+    this.d.metrics.scrubMinutes.inc(
+      { link: probe.address.id },
+      probe.scrubber.progress.minutesChecked - before,
+    );
   }
 
   failover(req: OperatorRequest): Promise<OperatorOutcome> {
@@ -190,6 +224,7 @@ export class Comparator {
   async close(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    for (const timer of this.scrubTimers.values()) clearTimeout(timer);
     await this.queue;
     await this.leader.stop();
     await Promise.all(this.probes.map((p) => p.close()));
@@ -748,6 +783,7 @@ export class Comparator {
       gaps: j.gaps,
       incomplete: j.observation.incomplete,
       notCompared: j.notCompared,
+      scrub: { ...(this.probes[i] as LinkProbe).scrubber.progress, mismatches: j.observation.scrub },
     }));
   }
 
@@ -761,6 +797,8 @@ export class Comparator {
       gapWindow: c.gapWindow,
       failbackAfterMinutes: c.failbackAfterMinutes,
       probeIntervalMs: c.probeIntervalMs,
+      scrubIntervalMs: c.scrubIntervalMs,
+      scrubMinutesPerRound: c.scrubMinutesPerRound,
     };
   }
 }

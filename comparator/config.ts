@@ -93,6 +93,19 @@ export const comparatorSettings = {
     min: 0,
     doc: "Closed minutes a recovered link must stay healthy before automatic failover may pick it again.",
   }),
+  scrubIntervalMs: duration({
+    env: "SCRUB_INTERVAL",
+    default: 1_000,
+    min: 20,
+    doc: "How often each link is scrubbed: its next closed minutes re-derived and one metric dimension's day values checked against its minutes (see SCRUB_MINUTES_PER_ROUND).",
+  }),
+  scrubMinutesPerRound: int({
+    env: "SCRUB_MINUTES_PER_ROUND",
+    default: 60,
+    min: 1,
+    max: 1_440,
+    doc: "Closed minutes a scrub round re-derives: the scrub passes over the 2,880 minutes of today and yesterday in (2,880 / this) rounds, 48 s at the defaults.",
+  }),
   healthRefreshMs: duration({
     env: "HEALTH_REFRESH",
     default: 3_000,

@@ -10,7 +10,8 @@ import type { Observation } from "./probe.ts";
 //   down      the link's Redis did not answer, or its newest processor heartbeat is older than the bound;
 //   diverged  a closed minute's digest differs from the one most links hold (three or more links have closed
 //             it), or a live cumulative value's gap to the median of the others kept widening over the last
-//             GAP_WINDOW probes while the link kept pace (see `widening` for what each of those words means);
+//             GAP_WINDOW probes while the link kept pace (see `widening` for what each of those words means),
+//             or the link's scrub finds its stored values disagree with each other (comparator/scrub.ts);
 //   lagging   its watermark is behind the best link's, or its Kafka lag above the smallest, by more than a bound.
 // With only two links to compare a disagreement names no culprit: both are reported as suspect, not judged.
 // A link's state moves only after HYSTERESIS_PROBES consecutive raw verdicts that disagree with it.
@@ -32,6 +33,9 @@ export const GAP_GROWTH_TOLERANCE: Record<MetricKind, (reference: number) => num
   distinct: (reference) => Math.max(2, Math.ceil(reference * 0.01)),
 };
 
+/** Scrub mismatches kept whole in a finding's evidence; the rest are counted. */
+const SCRUB_EVIDENCE = 20;
+
 export interface JudgeSettings {
   heartbeatStaleMs: number;
   lagBoundMs: number;
@@ -46,6 +50,7 @@ export type Rule =
   | "watermark_behind"
   | "consumer_lag"
   | "digest_mismatch"
+  | "scrub_mismatch"
   | "widening_gap";
 
 export interface Finding {
@@ -60,6 +65,7 @@ const STATE_OF_RULE: Record<Rule, "down" | "diverged" | "lagging"> = {
   unreachable: "down",
   heartbeat_stale: "down",
   digest_mismatch: "diverged",
+  scrub_mismatch: "diverged",
   widening_gap: "diverged",
   watermark_behind: "lagging",
   consumer_lag: "lagging",
@@ -115,6 +121,7 @@ export function unknownJudgement(link: string, at: number): LinkJudgement {
       values: {},
       digests: {},
       incomplete: [],
+      scrub: [],
     },
   };
 }
@@ -203,6 +210,7 @@ export class Judge {
       ...new Set(observations.filter((o) => o.error === null).flatMap((o) => o.incomplete)),
     ].sort();
     this.judgeDigests(observations, raws, notCompared);
+    this.judgeScrub(observations, raws, notCompared);
     this.judgeGaps(observations, raws, notCompared);
 
     const changes: StateChange[] = [];
@@ -371,6 +379,25 @@ export class Judge {
         rule: "digest_mismatch",
         detail: `closed minute ${m.first.date} ${m.first.minute} of ${m.first.metric} differs and no majority says which link is wrong`,
         evidence: { ...m.first, minutesDiffering: m.minutes.length },
+      });
+    }
+  }
+
+  /** A link's values that disagree with its own other values (comparator/scrub.ts), on metrics it holds whole. */
+  private judgeScrub(
+    observations: readonly Observation[],
+    raws: Map<string, Raw>,
+    notCompared: readonly string[],
+  ): void {
+    for (const o of observations) {
+      const judged = o.scrub.filter((m) => m.metric === null || !notCompared.includes(m.metric));
+      const first = judged[0];
+      if (!first) continue;
+      const where = [first.date, first.minute, first.metric, first.dim, first.key].filter((x) => x !== null);
+      (raws.get(o.link) as Raw).findings.push({
+        rule: "scrub_mismatch",
+        detail: `scrub: ${first.check} at ${where.join(" ")}: stored ${first.stored}, re-derived ${first.derived} (${judged.length} mismatch(es) standing)`,
+        evidence: { ...first, mismatches: judged.length, all: judged.slice(0, SCRUB_EVIDENCE), notCompared },
       });
     }
   }

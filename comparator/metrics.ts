@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { LinkState } from "../common/routing.ts";
 import { DECISION_KINDS } from "./audit.ts";
+import { SCRUB_CHECKS } from "./scrub.ts";
 
 // Names are part of the contract with dashboards and alerts: keep them stable.
 
@@ -122,6 +123,18 @@ export function comparatorMetrics(registry: Registry, links: readonly string[]) 
       help: "Audit records deleted from Consul beyond AUDIT_RETENTION",
       registers,
     }),
+    scrubMismatches: new Counter({
+      name: `${P}scrub_mismatches_total`,
+      help: "Stored values the scrub found disagreeing with the link's other values, by link and check (counted once while they stand)",
+      labelNames: ["link", "check"] as const,
+      registers,
+    }),
+    scrubMinutes: new Counter({
+      name: `${P}scrub_minutes_total`,
+      help: "Closed minutes the scrub re-derived and compared, by link",
+      labelNames: ["link"] as const,
+      registers,
+    }),
     consulErrors: new Counter({
       name: `${P}consul_errors_total`,
       help: "Failed Consul calls, by operation",
@@ -133,6 +146,8 @@ export function comparatorMetrics(registry: Registry, links: readonly string[]) 
   for (const link of links) {
     for (const state of LINK_STATES) m.linkState.set({ link, state }, state === "unknown" ? 1 : 0);
     m.suspect.set({ link }, 0);
+    for (const check of SCRUB_CHECKS) m.scrubMismatches.inc({ link, check }, 0);
+    m.scrubMinutes.inc({ link }, 0);
   }
   for (const kind of DECISION_KINDS) m.decisions.inc({ kind }, 0);
   for (const fault of FAULTS) m.detection.zero({ fault });

@@ -7,6 +7,7 @@ import type { LinkAddress } from "../common/links.ts";
 import { completeOn, type StoredMetric } from "../common/metricState.ts";
 import { INPUT_TOPICS } from "../common/topics.ts";
 import { LIVE_METRICS, NO_PROGRESS } from "./judge.ts";
+import type { Scrubber, ScrubMismatch } from "./scrub.ts";
 
 /** What one probe saw of one link. */
 export interface Observation {
@@ -26,6 +27,8 @@ export interface Observation {
   digests: Record<string, string>;
   /** Live metrics this link's values of `date` do not cover whole (new, paused or not backfilled yet). */
   incomplete: string[];
+  /** What the link's scrub finds standing now (comparator/scrub.ts). */
+  scrub: ScrubMismatch[];
 }
 
 const DELETE_IF_UNCHANGED = `if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
@@ -50,6 +53,7 @@ export class LinkProbe {
     private readonly clock: BusinessClock,
     timeoutMs: number,
     kafkaFreshMs: number,
+    readonly scrubber: Scrubber,
   ) {
     this.redis = new Redis(address.redisUrl, {
       enableOfflineQueue: false,
@@ -99,7 +103,13 @@ export class LinkProbe {
     date: string,
     first: { progress: LinkProgress; error: string | null; lagRecords: number | null },
   ): Promise<Observation> {
-    const base = { link: this.address.id, date, lagRecords: first.lagRecords, progress: first.progress };
+    const base = {
+      link: this.address.id,
+      date,
+      lagRecords: first.lagRecords,
+      progress: first.progress,
+      scrub: this.scrubber.mismatches(),
+    };
     const unread = { values: {}, digests: {}, incomplete: [] };
     if (first.error !== null) return { ...base, at: Date.now(), error: first.error, ...unread };
     try {
@@ -141,7 +151,7 @@ export class LinkProbe {
 
   async close(): Promise<void> {
     this.redis.disconnect();
-    await this.kafka.close();
+    await Promise.all([this.kafka.close(), this.scrubber.close()]);
   }
 }
 

@@ -1,8 +1,9 @@
 import { runGenerator } from "../devstack/generator/run.ts";
-import { appliedRecords, caughtUp, spawnProcessor, type TestLink, waitFor } from "../test/support/links.ts";
+import type { TestLink } from "../test/support/links.ts";
+import { appliedRecords, caughtUp, spawnProcessor, waitFor } from "../test/support/links.ts";
 import { cpuMicros } from "./processCpu.ts";
 
-// What the pipeline benchmarks share: a progress line, and one processor's catch-up over a pre-produced backlog.
+// What the benchmarks that time a processor's catch-up share: its rate and CPU, Redis's CPU and commands.
 
 let lastStatusLine = 0;
 /** A progress line: redrawn in place on a terminal, else written at most once a second (a log stays readable). */
@@ -14,7 +15,23 @@ export function status(line: string): void {
   }
 }
 
-/** One processor over the link's whole backlog: events/s and its CPU per event, from its first batch to the end. */
+/** Redis's own CPU seconds so far: with the processor's profile, says which side bounds the pipeline. */
+export async function redisCpuSeconds(link: TestLink): Promise<number> {
+  const info = await link.client.info("cpu");
+  const field = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? 0);
+  return field("used_cpu_sys") + field("used_cpu_user");
+}
+
+/** Per-command call counts and microseconds so far (INFO commandstats): what the Redis time is spent on. */
+export async function redisCommandStats(
+  link: TestLink,
+): Promise<Map<string, { calls: number; usec: number }>> {
+  const stats = new Map<string, { calls: number; usec: number }>();
+  for (const m of (await link.client.info("commandstats")).matchAll(/cmdstat_(\S+):calls=(\d+),usec=(\d+)/g))
+    stats.set(m[1] as string, { calls: Number(m[2]), usec: Number(m[3]) });
+  return stats;
+}
+
 export async function processorRate(
   link: TestLink,
   categoryFile: string,

@@ -27,7 +27,7 @@ import {
   type TestLink,
   waitFor,
 } from "../test/support/links.ts";
-import { processorRate, produceBacklog, status } from "./catchUp.ts";
+import { processorRate, produceBacklog, redisCommandStats, redisCpuSeconds, status } from "./catchUp.ts";
 import { printProfileTop } from "./cpuProfile.ts";
 
 const { values: args } = parseArgs({
@@ -102,21 +102,6 @@ function joinStateFloor(redis: Redis): (batch: ReferenceBatch) => Promise<void> 
   };
 }
 
-/** Redis's own CPU seconds so far: with the processor's profile, says which side bounds the pipeline. */
-async function redisCpuSeconds(link: TestLink): Promise<number> {
-  const info = await link.client.info("cpu");
-  const field = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? 0);
-  return field("used_cpu_sys") + field("used_cpu_user");
-}
-
-/** Per-command call counts and microseconds so far (INFO commandstats): what the Redis time is spent on. */
-async function redisCommandStats(link: TestLink): Promise<Map<string, { calls: number; usec: number }>> {
-  const stats = new Map<string, { calls: number; usec: number }>();
-  for (const m of (await link.client.info("commandstats")).matchAll(/cmdstat_(\S+):calls=(\d+),usec=(\d+)/g))
-    stats.set(m[1] as string, { calls: Number(m[2]), usec: Number(m[3]) });
-  return stats;
-}
-
 /** Age of the newest applied event per partition, sampled while the generator runs paced at `rate`. */
 async function latencyAtRate(link: TestLink, rate: number, seconds: number) {
   const histogram = hdr.build({
@@ -159,7 +144,7 @@ async function latencyAtRate(link: TestLink, rate: number, seconds: number) {
 
 /** The same catch-up on a link of its own, fed the same model without refunds: what the refunds source costs. */
 async function withoutRefunds(): Promise<{ rate: number; cpuMicrosPerEvent: number }> {
-  const plain = await startTestLink("bench-no-refunds", PARTITIONS);
+  const plain = await startTestLink("plain", PARTITIONS);
   try {
     const dims = await prepareDimensions([plain]);
     const total = await produceBacklog(plain, EVENTS, PARTITIONS, 0);

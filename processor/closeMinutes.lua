@@ -1,6 +1,6 @@
 -- Closes the minutes that no future event of this link can change any more and writes their digests: one per
--- metric ("<HHMM>|<metric>" -> sha1 of its sorted "field=value" lines), so links are compared metric by
--- metric and a metric that is not complete on every link can be left out of the comparison.
+-- metric ("<HHMM>|<metric>" -> sha1 of its sorted "field=value" lines, by minuteDigests.lua, prepended), so
+-- links are compared metric by metric and a metric that is not complete on every link can be left out of the comparison.
 -- A minute is closed once it ends at or before (lowest partition watermark - allowed lateness) over every input
 -- partition: planner.ts shows why no non-late contribution can land before that point. Several members may
 -- run this at once; it is atomic and only moves forward, so they agree.
@@ -26,20 +26,8 @@ for _, m in ipairs(cjson.decode(ARGV[4])) do
   local start = tonumber(m[1])
   local finish = start + 60000
   if start >= closed and finish <= closeTo then
-    local flat = redis.call('HGETALL', m[2])
-    local byMetric = {}
-    for i = 1, #flat, 2 do
-      local metric = string.match(flat[i], '^([^|]+)|')
-      local lines = byMetric[metric]
-      if not lines then
-        lines = {}
-        byMetric[metric] = lines
-      end
-      lines[#lines + 1] = flat[i] .. '=' .. flat[i + 1]
-    end
-    for metric, lines in pairs(byMetric) do
-      table.sort(lines)
-      redis.call('HSET', m[3], m[4] .. '|' .. metric, redis.sha1hex(table.concat(lines, '\n')))
+    for metric, digest in pairs(minuteDigests(m[2])) do
+      redis.call('HSET', m[3], m[4] .. '|' .. metric, digest)
     end
     redis.call('EXPIRE', m[3], ttl, 'NX')
     closed = finish

@@ -31,6 +31,7 @@ function metricsOf(kind: string): readonly MetricDef[] {
 interface BucketKeys {
   day: string[][];
   minute: string;
+  late: string;
 }
 
 export class BatchEffect {
@@ -82,7 +83,18 @@ export class BatchEffect {
           this.addHll(keys.dayHll(bucket.date, m.name, dim, key), String(measured), "z", dayKey, key);
         else add(this.zincr, dayKey, key, measured as number);
       }
-      if (!inMinute) continue;
+      if (!inMinute) {
+        // Too late for its minute: in the day value only, and kept apart so the scrub can check the day.
+        if (m.kind !== "distinct")
+          for (const dim of m.minuteDims)
+            add(
+              this.hincr,
+              bucketKeys.late,
+              minuteField(m.name, dim, dims[dim] as string),
+              measured as number,
+            );
+        continue;
+      }
       const minuteKey = bucketKeys.minute;
       for (const dim of m.minuteDims) {
         const key = dims[dim] as string;
@@ -106,6 +118,7 @@ export class BatchEffect {
       built = {
         day: metrics.map((m) => m.dims.map((dim) => keys.day(bucket.date, m.name, dim))),
         minute: keys.minute(bucket.date, bucket.minute),
+        late: keys.late(bucket.date),
       };
       byKind.set(kind, built);
     }

@@ -7,7 +7,10 @@ import { LuaScript } from "./luaScript.ts";
 import type { JoinSnapshot, Plan } from "./planner.ts";
 
 const applyBatchScript = new LuaScript(new URL("./applyBatch.lua", import.meta.url));
-const closeMinutesScript = new LuaScript(new URL("./closeMinutes.lua", import.meta.url));
+const closeMinutesScript = new LuaScript(
+  new URL("./closeMinutes.lua", import.meta.url),
+  new URL("./minuteDigests.lua", import.meta.url),
+);
 const claimMetricsScript = new LuaScript(new URL("./claimMetrics.lua", import.meta.url));
 
 /** The one most minutes a single close call digests, to keep each script call short. */
@@ -64,6 +67,10 @@ export class LinkStore {
         );
       }
     }
+    // Late contributions (keys.late) are kept from the first release that writes them: the scrub checks day
+    // values against them only for business days that began after (0: this link has kept them from its start).
+    const computing = await this.redis.hexists(keys.meta, "firstMinuteTime");
+    await this.redis.hsetnx(keys.meta, "lateSince", computing ? String(Date.now()) : "0");
     const claim = await this.claimMetrics();
     await this.redis.hset(keys.meta, "expectedPartitions", String(expectedPartitions));
     return claim;

@@ -3,12 +3,13 @@ import { readFileSync } from "node:fs";
 import type { Redis } from "ioredis";
 
 // A Lua script called by its SHA, loaded again when Redis answers NOSCRIPT (after a restart or a SCRIPT FLUSH).
+// `preludes` are files of local functions the script shares with others, put before it in that order.
 export class LuaScript {
   private readonly source: string;
   private readonly sha: string;
 
-  constructor(fileUrl: URL) {
-    this.source = readFileSync(fileUrl, "utf8");
+  constructor(fileUrl: URL, ...preludes: URL[]) {
+    this.source = [...preludes, fileUrl].map((url) => readFileSync(url, "utf8")).join("\n");
     this.sha = createHash("sha1").update(this.source).digest("hex");
   }
 

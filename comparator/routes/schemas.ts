@@ -1,5 +1,6 @@
 import { DECISION_KINDS } from "../audit.ts";
 import { LINK_STATES } from "../metrics.ts";
+import { SCRUB_CHECKS } from "../scrub.ts";
 
 // JSON schemas shared by the comparator's routes: they validate input and shape (and document) output.
 
@@ -58,6 +59,42 @@ const findingSchema = {
   properties: { rule: { type: "string" }, detail: { type: "string" }, evidence: openObject },
 } as const;
 
+const scrubSchema = {
+  type: "object",
+  description: "The link's scrub (comparator/scrub.ts): its progress and the mismatches it finds standing",
+  properties: {
+    rounds: { type: "integer" },
+    cycles: { type: "integer", description: "Full passes over every closed minute of today and yesterday" },
+    minutesChecked: { type: "integer" },
+    lastCycleMs: nullableNumber,
+    position: {
+      type: ["object", "null"],
+      properties: { date: { type: "string" }, minute: { type: "string" } },
+    },
+    lastDayCheck: { type: ["string", "null"] },
+    lastRoundAt: nullableNumber,
+    error: { type: ["string", "null"] },
+    mismatches: {
+      type: "array",
+      items: {
+        type: "object",
+        properties: {
+          check: { type: "string", enum: SCRUB_CHECKS },
+          date: { type: ["string", "null"] },
+          minute: { type: ["string", "null"] },
+          metric: { type: ["string", "null"] },
+          dim: { type: ["string", "null"] },
+          key: { type: ["string", "null"] },
+          stored: { type: "string" },
+          derived: { type: "string" },
+          late: { type: "string" },
+          foundAt: { type: "number" },
+        },
+      },
+    },
+  },
+} as const;
+
 const numbersByName = { type: "object", additionalProperties: { type: "number" } } as const;
 
 export const linkViewSchema = {
@@ -94,5 +131,6 @@ export const linkViewSchema = {
       items: { type: "string" },
       description: "Metrics left out of every comparison because some link does not hold them whole",
     },
+    scrub: scrubSchema,
   },
 } as const;

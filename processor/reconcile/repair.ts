@@ -187,7 +187,8 @@ interface Rewrite {
 
 /**
  * What differs between the link and the recompute for `metrics`: whole keys for day values and HyperLogLogs
- * (one metric each), fields for minutes, digests (closed minutes only) and counters (repair only).
+ * (one metric each), fields for minutes, late contributions, digests (closed minutes only) and counters
+ * (repair only).
  */
 async function planRewrite(
   o: RepairOptions,
@@ -207,8 +208,10 @@ async function planRewrite(
     const found = await bothScans(o, pattern);
     for (const key of found) if (selected.has(key.split(":")[metricAt] ?? "")) await compareKey(o, key, out);
   }
-  for (const key of await bothScans(o, "os:m:*"))
-    await compareFields(o, key, (f) => selected.has(f.split("|")[0] ?? ""), out);
+  // Minutes and late contributions: HASH per day or minute, field "<metric>|<dim>|<key>".
+  for (const pattern of ["os:m:*", "os:late:*"])
+    for (const key of await bothScans(o, pattern))
+      await compareFields(o, key, (f) => selected.has(f.split("|")[0] ?? ""), out);
   for (const key of await bothScans(o, "os:digest:*")) {
     const date = key.split(":")[2] as string;
     await compareFields(

@@ -14,6 +14,7 @@ const { keys, digestField } = await import("../../common/keys.ts");
 const { createLogger } = await import("../../common/logger.ts");
 const { readMetricStates } = await import("../../common/metricState.ts");
 const { LinkProbe } = await import("../../comparator/probe.ts");
+const { Scrubber } = await import("../../comparator/scrub.ts");
 const { Judge } = await import("../../comparator/judge.ts");
 const { offlineDimensionTables } = await import("../../processor/dimensions.ts");
 const { diffLinks, formatDifferences, incompleteMetrics } = await import("../../processor/reconcile/diff.ts");
@@ -215,6 +216,7 @@ describe("live catalog", () => {
           clock,
           2_000,
           2_000,
+          new Scrubber(l.redis.url, clock, { minutesPerRound: 60, timeoutMs: 2_000 }, () => {}),
         ),
     );
     stops.push(async () => Promise.all(probes.map((p) => p.close())));

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Judge, type JudgeSettings, type LinkJudgement, type StateChange } from "../../comparator/judge.ts";
 import type { Observation } from "../../comparator/probe.ts";
+import type { ScrubMismatch } from "../../comparator/scrub.ts";
 
 // The judging rules probe by probe, on made-up observations: no Redis, no clock.
 
@@ -26,6 +27,7 @@ interface LinkInput {
   digests?: Record<string, string>;
   incomplete?: string[];
   closedThrough?: number;
+  scrub?: ScrubMismatch[];
 }
 
 function observation(link: string, now: number, input: LinkInput = {}): Observation {
@@ -45,6 +47,7 @@ function observation(link: string, now: number, input: LinkInput = {}): Observat
     values: input.values ?? { gmv: 1_000 },
     digests: input.digests ?? {},
     incomplete: input.incomplete ?? [],
+    scrub: input.scrub ?? [],
   };
 }
 
@@ -232,6 +235,45 @@ describe("judge: diverged by closed-minute digests", () => {
     }));
     assert.equal(run.state("c"), "diverged", "the metrics every link holds are still compared");
     assert.deepEqual(run.of("c").findings[0]?.evidence.notCompared, ["ad_reach"]);
+  });
+});
+
+describe("judge: diverged by the scrub", () => {
+  const mismatch = (metric: string | null): ScrubMismatch => ({
+    check: metric === null ? "offset_back" : "minute_digest",
+    date: "2026-11-21",
+    minute: metric === null ? null : "1200",
+    metric,
+    dim: null,
+    key: metric === null ? "trade.orders:0" : null,
+    stored: "s0",
+    derived: "d0",
+    foundAt: T0,
+  });
+
+  it("marks a link whose scrub finds a mismatch diverged after HYSTERESIS_PROBES probes, with the mismatch", () => {
+    const run = Run.healthy(["a", "b", "c"]);
+    run.steps(2, (l) => ({ scrub: l === "c" ? [mismatch("gmv")] : [] }));
+    assert.equal(run.state("c"), "healthy");
+    run.step((l) => ({ scrub: l === "c" ? [mismatch("gmv")] : [] }));
+    assert.equal(run.state("c"), "diverged");
+    const [finding] = run.of("c").findings;
+    assert.equal(finding?.rule, "scrub_mismatch");
+    assert.deepEqual(finding?.evidence.all, [mismatch("gmv")]);
+    assert.equal(finding?.evidence.minute, "1200");
+    for (const l of ["a", "b"]) assert.equal(run.state(l), "healthy");
+  });
+
+  it("does not judge a metric the link does not hold whole, but judges offsets whatever the metrics", () => {
+    const run = Run.healthy(["a", "b", "c"]);
+    run.steps(4, (l) => ({
+      scrub: l === "c" ? [mismatch("ad_reach")] : [],
+      incomplete: l === "c" ? ["ad_reach"] : [],
+    }));
+    assert.equal(run.state("c"), "healthy");
+    run.steps(3, (l) => ({ scrub: l === "c" ? [mismatch(null)] : [] }));
+    assert.equal(run.state("c"), "diverged");
+    assert.equal(run.of("c").findings[0]?.evidence.check, "offset_back");
   });
 });
 

@@ -190,7 +190,10 @@ export async function overflowPartition(
     for (let chunk = 0; chunk < 8; chunk++) {
       await producer.send({
         topic,
-        messages: Array.from({ length: 10 }, (_, i) => ({ partition, value: recordValue(chunk * 10 + i, pad) })),
+        messages: Array.from({ length: 10 }, (_, i) => ({
+          partition,
+          value: recordValue(chunk * 10 + i, pad),
+        })),
       });
       await afterChunk();
     }
