@@ -57,7 +57,7 @@ function minuteStartOf(clock: BusinessClock, minuteKey: string): number {
 
 /**
  * Compares a link with the recompute: every day value of every metric, dimension and key; every minute both
- * have closed (values and digests); and the counters of rejected and late input. Metrics in `skip` (those the
+ * have closed (values and digests); late contributions; and the counters of rejected and late input. Metrics in `skip` (those the
  * link does not hold whole: common/metricState.ts) are left out; the caller reports them.
  */
 export async function diffLinks(
@@ -74,7 +74,7 @@ export async function diffLinks(
 /** The metric a difference is about ("" for counters): from the key, the field or the digest field. */
 function metricOf(d: Difference): string {
   if (d.what === "day") return d.key.split(":")[3] ?? "";
-  if (d.what === "minute") return d.field.split("|")[0] ?? "";
+  if (d.what === "minute" || d.what === "late") return d.field.split("|")[0] ?? "";
   if (d.what === "digest") return d.field.split("|")[1] ?? "";
   return "";
 }
@@ -100,6 +100,10 @@ async function collectDifferences(
     if (minuteStartOf(clock, key) + 60_000 > closedBoth) continue;
     compareMaps("minute", key, await hashOf(link, key), await hashOf(recomputed, key), out);
   }
+  for (const key of [
+    ...new Set([...(await scanKeys(link, "os:late:*")), ...(await scanKeys(recomputed, "os:late:*"))]),
+  ].sort())
+    compareMaps("late", key, await hashOf(link, key), await hashOf(recomputed, key), out);
   const digestKeys = new Set([
     ...(await scanKeys(link, "os:digest:*")),
     ...(await scanKeys(recomputed, "os:digest:*")),

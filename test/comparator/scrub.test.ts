@@ -19,7 +19,7 @@ import {
   type TestLink,
   waitFor,
 } from "../support/links.ts";
-import { comparatorAt, readRouting } from "./harness.ts";
+import { comparatorAt, http, readRouting } from "./harness.ts";
 
 // The scrub against real links: three links fed the same generator stream (late records, refunds, distinct
 // users) by real processors, then one standby link corrupted in each way an operator, a restore or a bug
@@ -72,7 +72,14 @@ describe("scrub: corruptions of a standby link are found and judged diverged", (
       { consulServer, dir },
       {
         links: LINKS,
-        env: { PROBE_INTERVAL: "100ms", SCRUB_INTERVAL: "100ms", COMPARATOR_ID: "cmp-scrub", TIME_ZONE },
+        env: {
+          PROBE_INTERVAL: "100ms",
+          SCRUB_INTERVAL: "100ms",
+          COMPARATOR_ID: "cmp-scrub",
+          TIME_ZONE,
+          // A repair run from the API must compute exactly what the processors did.
+          DIM_CATEGORY_FILE: dims.categoryIndustry,
+        },
         addresses: links.map((l) => ({ id: l.id, kafkaBrokers: [l.kafka.bootstrap], redisUrl: l.redis.url })),
       },
     );
@@ -217,5 +224,32 @@ describe("scrub: corruptions of a standby link are found and judged diverged", (
       (m) => m.check === "minute_digest" && m.minute === minute && m.metric === "refunds",
     );
     assert.equal(found.stored, "");
+  });
+
+  it("has what it found repaired from the link's own Kafka through the API: healthy again, eligible only later", async () => {
+    await healthyEverywhere();
+    const minute = closedMinutes[3] as string;
+    await standby().client.hincrby(keys.minute(date, minute), minuteField("gmv", "all", "all"), 777);
+    await waitFor("link c judged diverged by the scrub", () => view("c").state === "diverged");
+    const started = await http(c, "POST", "/v1/links/c/repair", {
+      reason: "the scrub found gmv",
+      operator: "tester",
+    });
+    assert.equal(started.status, 202, JSON.stringify(started.json));
+    let status: Record<string, unknown> = {};
+    await waitFor(
+      "the repair to end",
+      async () => {
+        status = (await http(c, "GET", "/v1/links/c/repair")).json;
+        return status.state !== "running";
+      },
+      180_000,
+    );
+    assert.equal(status.state, "succeeded", JSON.stringify(status));
+    assert.ok(Number((status.summary as { changed: number }).changed) >= 1);
+    await scrubbedTwice();
+    assert.deepEqual(view("c").scrub.mismatches, [], "the scrub finds nothing after the repair");
+    await healthyEverywhere();
+    assert.equal(view("c").eligible, false, "eligible again only after the healthy closed minutes rule");
   });
 });
