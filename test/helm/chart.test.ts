@@ -79,26 +79,12 @@ describe("helm", () => {
   });
 
   it("refuses values against values.schema.json, and a chart without links, with a message naming them", async () => {
-    const bad = await helm(
-      "template",
-      "x",
-      CHART,
-      "--values",
-      join(CHART, "examples", "three-zones.yaml"),
-      "--set",
-      "gateway.replicas=many",
-    );
+    const threeZones = (set: string) =>
+      helm("template", "x", CHART, "--values", join(CHART, "examples", "three-zones.yaml"), "--set", set);
+    const bad = await threeZones("gateway.replicas=many");
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /gateway\.replicas: Invalid type\. Expected: integer/);
-    const typo = await helm(
-      "template",
-      "x",
-      CHART,
-      "--values",
-      join(CHART, "examples", "three-zones.yaml"),
-      "--set",
-      "gateway.replica=3",
-    );
+    const typo = await threeZones("gateway.replica=3");
     assert.match(typo.stderr, /Additional property replica is not allowed/);
     const none = await helm(
       "template",
