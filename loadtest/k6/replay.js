@@ -25,7 +25,7 @@ const summary = new SharedArray("replay plan", () => {
 /** @type {ReplayRequest[]} */
 const requests = new SharedArray("replay requests", () => JSON.parse(open(file)).requests);
 
-const s = replayScenario({ ...summary[0], requests });
+const s = replayScenario({ ...summary[0], requests }, __ENV);
 
 export const options = k6Options(s);
 

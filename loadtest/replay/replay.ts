@@ -58,7 +58,7 @@ export async function replayMain(args: string[]): Promise<number> {
   const t = await targets();
   const k6 = values.node ? null : onPath("k6");
   if (k6) return runK6(k6, "replay", t, { REPLAY_FILE: file });
-  return runNode(replayScenario(plan), t, (n) => requestOf(plan.requests, n));
+  return runNode(replayScenario(plan, process.env), t, (n) => requestOf(plan.requests, n));
 }
 
 function positive(flag: string, text: string): number {

@@ -45,7 +45,10 @@ interface CommonModule {
 }
 
 interface CallLogModule {
-  replayScenario(plan: Pick<ReplayPlan, "load" | "speed" | "requests">): Scenario;
+  replayScenario(
+    plan: Pick<ReplayPlan, "load" | "speed" | "requests">,
+    env: Record<string, string | undefined>,
+  ): Scenario;
   requestOf(requests: ArrayLike<ReplayRequest>, iteration: number): ReplayRequest | null;
 }
 

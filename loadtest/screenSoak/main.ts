@@ -82,6 +82,7 @@ async function soak(): Promise<number> {
     const bands: Band[] = [];
     const samples: Sample[] = [];
     let phase = STEADY;
+    let failoverTo: string | null = null;
     const progressEvery = fast ? 10_000 : 60_000;
     let nextProgress = 0;
     log(`soaking /screen and the ops console for ${values.duration}; report in ${dir}`);
@@ -89,8 +90,11 @@ async function soak(): Promise<number> {
     try {
       for (let at = 0; at <= durationMs; at = performance.now() - started) {
         if (phase === STEADY && at >= failoverAt) {
-          // A failover that cannot be made is logged and left to the verdict (the page then names no new link).
-          await operatorFailover(stack, log).catch((err: Error) => log(`failover: ${err.message}`));
+          // A failover that cannot be made is logged and judged as one the page never shows.
+          failoverTo = await operatorFailover(stack, log).catch((err: Error) => {
+            log(`failover: ${err.message}`);
+            return "(refused)";
+          });
           bands.push({ from: at, to: at + everyMs, label: "failover" });
           phase = AFTER_FAILOVER;
         } else if (phase === AFTER_FAILOVER && at >= downFrom) {
@@ -121,7 +125,7 @@ async function soak(): Promise<number> {
       resume?.();
       await pages.close();
     }
-    const verdict = judge(samples, bounds);
+    const verdict = judge(samples, bounds, failoverTo);
     const report = await writeReport(
       dir,
       {
@@ -145,13 +149,13 @@ async function soak(): Promise<number> {
   }
 }
 
-/** Until the gateway answers GMV with a value, so the soak starts with the page showing figures. */
+/** Until the gateway answers a GMV above zero, so the soak starts with the stream updating. */
 async function waitUntilServing(gatewayUrl: string, apiKey: string): Promise<void> {
   const deadline = Date.now() + 120_000;
   for (;;) {
     try {
       const res = await fetch(`${gatewayUrl}/v1/metrics/gmv`, { headers: { "x-api-key": apiKey } });
-      if (res.ok && ((await res.json()) as { value: number | null }).value !== null) return;
+      if (res.ok && (((await res.json()) as { value: number | null }).value ?? 0) > 0) return;
     } catch {}
     if (Date.now() > deadline) throw new Error(`${gatewayUrl} served no GMV within 2 minutes`);
     await sleep(500);

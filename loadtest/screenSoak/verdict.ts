@@ -5,7 +5,7 @@
 // - frozen: a figure the page shows that stays the same for a whole window after the API's value moved;
 // - dip: a cumulative figure the page shows that goes down within one business day;
 // - stale: every link down (phase DOWN) and the page never says so (its status stays "live");
-// - link: an operator failover (phase AFTER_FAILOVER) and the page never names another link.
+// - link: an operator failover (phase AFTER_FAILOVER) to a link the page never names.
 
 export const CUMULATIVE = ["gmv", "paid_orders", "buyers"] as const;
 
@@ -85,7 +85,8 @@ export function slope(points: readonly { x: number; y: number }[]): number {
 const HOUR_MS = 3_600_000;
 const mib = (bytes: number) => `${(bytes / 1048576).toFixed(2)} MiB`;
 
-export function judge(samples: readonly Sample[], bounds: Bounds): Verdict {
+/** `failoverTo`: the link the operator's failover moved to, when the run made one. */
+export function judge(samples: readonly Sample[], bounds: Bounds, failoverTo: string | null = null): Verdict {
   const findings: Finding[] = [];
   const slopes: Verdict["slopes"] = [];
   const end = samples.at(-1)?.t ?? 0;
@@ -110,12 +111,12 @@ export function judge(samples: readonly Sample[], bounds: Bounds): Verdict {
   for (const figure of CUMULATIVE) {
     findings.push(...frozen(samples, figure, bounds.frozenWindowMs), ...dips(samples, figure));
   }
-  findings.push(...phaseFindings(samples));
+  findings.push(...phaseFindings(samples, failoverTo));
   return { ok: findings.length === 0, findings, slopes };
 }
 
 /** What the page must show through the disruptions, when the run had them. */
-function phaseFindings(samples: readonly Sample[]): Finding[] {
+function phaseFindings(samples: readonly Sample[], failoverTo: string | null): Finding[] {
   const out: Finding[] = [];
   const down = samples.filter((s) => s.phase === DOWN);
   if (down.length > 0 && down.every((s) => s.status === "live"))
@@ -123,10 +124,12 @@ function phaseFindings(samples: readonly Sample[]): Finding[] {
       rule: "stale",
       message: `the page said "live" in all ${down.length} samples while every link was down`,
     });
-  const before = samples.filter((s) => s.phase === STEADY).at(-1)?.link;
   const after = samples.filter((s) => s.phase === AFTER_FAILOVER);
-  if (before && after.length > 0 && after.every((s) => s.link === before))
-    out.push({ rule: "link", message: `the page named link ${before} in every sample after the failover` });
+  if (failoverTo !== null && after.length > 0 && !after.some((s) => s.link === failoverTo))
+    out.push({
+      rule: "link",
+      message: `the failover moved to link ${failoverTo}; the page named ${[...new Set(after.map((s) => s.link))].join(", ")} after it`,
+    });
   return out;
 }
 

@@ -12,10 +12,12 @@ import { API_KEY, OTHER_KEY, type StartedGateway, useHarness } from "../gateway/
 // URL replay against a real gateway over real sockets: a morning's calls by two applications are made, the
 // gateway's own call-log lines are the recording, `npm run loadtest -- replay` (Node runner) sends the reads
 // again, and the gateway's log afterwards shows the same reads, bodies and mix; a replay whose requests fail
-// crosses the thresholds and exits 99.
+// crosses the thresholds and exits 99. The latency objective is set out of reach (REPLAY_P95_MS…): what is
+// tested is what was sent and what failed, not how fast this machine answered.
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const MAIN = join(ROOT, "loadtest/runner/main.ts");
+const NO_LATENCY_OBJECTIVE = { REPLAY_P95_MS: "600000", REPLAY_P99_MS: "600000" };
 
 interface Run {
   code: number;
@@ -26,7 +28,7 @@ interface Run {
 function loadtest(args: string[], env: Record<string, string>): Promise<Run> {
   const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], {
     cwd: ROOT,
-    env: { ...process.env, ...env },
+    env: { ...process.env, ...NO_LATENCY_OBJECTIVE, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stdout = "";
@@ -149,6 +151,7 @@ describe("call-log replay", () => {
     assert.match(run.stderr, /recorded: 20 reads .* by application: screen 13, partner 7/);
     assert.match(run.stdout, /http_reqs\.+: 20 /);
     assert.match(run.stdout, /✓ http_req_failed rate<0\.001/);
+    assert.match(run.stdout, /✓ http_req_duration p\(95\)<600000/);
     assert.deepEqual(readsIn(gw.logs.slice(before)), recordedReads);
   });
 

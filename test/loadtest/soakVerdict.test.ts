@@ -121,12 +121,15 @@ describe("big-screen soak verdict", () => {
       ...s,
       phase: s.t < 100_000 ? STEADY : s.t < 200_000 ? AFTER_FAILOVER : s.t < 250_000 ? DOWN : RECOVERED,
     }));
-    assert.deepEqual(rules(phased), ["stale", "link"]);
+    assert.deepEqual(
+      judge(phased, BOUNDS, "b").findings.map((f) => f.rule),
+      ["stale", "link"],
+    );
     const shown = phased.map((s) => ({
       ...s,
       link: s.phase === STEADY ? "a" : "b",
       status: s.phase === DOWN ? "stale" : "live",
     }));
-    assert.deepEqual(rules(shown), []);
+    assert.deepEqual(judge(shown, BOUNDS, "b").findings, []);
   });
 });
