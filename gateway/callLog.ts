@@ -16,6 +16,10 @@ import type { GatewayMetrics } from "./metrics.ts";
 // metric, link, status, latency), the per-application request counter and latency histogram, and a server
 // span (a no-op unless tracing is on). Installed on the root instance, so it sees every route and every
 // refusal; the three ops routes stay quiet, as probes and scrapes would drown the log.
+//
+// The line also carries what a replay of the day's reads needs (loadtest/replay/): the method, the path with
+// its query and the body of a POST. Never a secret: keys and tokens travel in headers, which are not logged,
+// and a query parameter named like a credential is masked in case a caller put one there.
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -28,6 +32,13 @@ declare module "fastify" {
 }
 
 const QUIET = new Set(["/healthz", "/readyz", "/metrics"]);
+const CREDENTIAL_PARAM =
+  /([?&](?:api[-_]?key|token|access[-_]token|auth(?:orization)?|password|secret)=)[^&]*/gi;
+
+/** The request's path and query, with any credential-like query parameter's value masked. */
+export function loggablePath(url: string): string {
+  return url.includes("=") ? url.replace(CREDENTIAL_PARAM, "$1***") : url;
+}
 
 export function installCallLog(
   app: FastifyInstance,
@@ -77,6 +88,8 @@ export function installCallLog(
         app,
         method: req.method,
         route,
+        path: loggablePath(req.url),
+        body: req.method === "POST" && req.body !== undefined ? JSON.stringify(req.body) : undefined,
         metric: req.metricNames || (req.params as { metric?: string } | undefined)?.metric || null,
         link: reply.getHeader("x-oneservice-link") ?? null,
         status,

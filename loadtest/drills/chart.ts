@@ -11,7 +11,7 @@ const HEIGHT = 520;
 const MARGIN = { left: 110, right: 20, top: 80, bottom: 50 };
 const COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2"];
 
-const escapeHtml = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+export const escapeHtml = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
 const LABEL_ROW = 13;
 const LABEL_CHAR_PX = 6;
@@ -30,7 +30,7 @@ function labelRows(events: readonly TimelineEvent[], x: (t: number) => number) {
     });
 }
 
-function ticks(min: number, max: number, count: number): number[] {
+export function ticks(min: number, max: number, count: number): number[] {
   const step = 10 ** Math.floor(Math.log10((max - min) / count || 1));
   const nice = [1, 2, 5, 10].map((m) => m * step).find((s) => (max - min) / s <= count) ?? step * 10;
   const out: number[] = [];

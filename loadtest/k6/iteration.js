@@ -11,7 +11,7 @@ import { loadDurationMs } from "./scenarios/duration.js";
 import { createDipTracker, cumulativeMetrics, nextRequest } from "./scenarios/mix.js";
 
 /** @import { Options, Scenario as K6Scenario } from "k6/options" */
-/** @import { DipTracker, Scenario } from "./scenarios/types.ts" */
+/** @import { DipTracker, PlannedRequest, Scenario } from "./scenarios/types.ts" */
 /** @typedef {{ cumulative: string[] }} SetupData */
 
 const gateway = __ENV.GATEWAY_URL || "http://127.0.0.1:8080";
@@ -73,8 +73,16 @@ let tracker;
  * @param {SetupData} data
  */
 export function iteration(s, data) {
+  send(nextRequest(s.mix), data);
+}
+
+/**
+ * One request, its check and the caller's dip tracking.
+ * @param {PlannedRequest} req
+ * @param {SetupData} data
+ */
+export function send(req, data) {
   tracker = tracker || createDipTracker(data.cumulative);
-  const req = nextRequest(s.mix);
   const res = http.request(req.method, `${gateway}${req.path}`, req.body, {
     headers: { "x-api-key": apiKey, "content-type": "application/json" },
     tags: { name: req.kind },

@@ -47,6 +47,9 @@ export interface LoadOptions {
   cumulative: readonly string[];
   /** Instead of the scenario's load, e.g. a constant rate for as long as a drill lasts. */
   load?: Load;
+  /** Iteration n's request, instead of one drawn from the scenario's mix (a replay's recorded reads); an
+   * iteration without one sends nothing. */
+  requestAt?: (n: number) => PlannedRequest | null;
   /** Ends the run early; what is in flight still completes. */
   signal?: AbortSignal;
   onAnswer?: (answer: Answer) => void;
@@ -152,8 +155,15 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const attempt = (vu: Vu, req: PlannedRequest) =>
     send(o.targets[vu.target] as string, agents[vu.target] as Agent, o.apiKey, req, timeoutMs);
 
-  const iterate = async (vu: Vu) => {
-    const req = mix.nextRequest(o.scenario.mix);
+  const release = (vu: Vu) => {
+    idle.push(vu);
+    inFlight -= 1;
+    if (inFlight === 0) allDone?.();
+  };
+
+  const iterate = async (vu: Vu, n: number) => {
+    const req = o.requestAt ? o.requestAt(n) : mix.nextRequest(o.scenario.mix);
+    if (req === null) return release(vu);
     const t0 = performance.now();
     let reply: Reply | null = null;
     let error: string | null = null;
@@ -215,9 +225,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
       dip,
       durationMs,
     });
-    idle.push(vu);
-    inFlight -= 1;
-    if (inFlight === 0) allDone?.();
+    release(vu);
   };
 
   const startedAt = Date.now();
@@ -251,7 +259,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
           }
           metrics.scheduleLag.add(Math.max(0, elapsed - schedule.dueAt(launched)));
           inFlight += 1;
-          void iterate(vu);
+          void iterate(vu, launched);
         }
       if (o.signal?.aborted || elapsed >= schedule.durationMs) {
         clearInterval(timer);

@@ -5,6 +5,8 @@ import type {
   Load,
   MixEntry,
   PlannedRequest,
+  ReplayPlan,
+  ReplayRequest,
   RoutingView,
   Scenario,
   ScenarioOf,
@@ -37,11 +39,26 @@ interface ScenarioModule {
   scenario: ScenarioOf;
 }
 
+interface CommonModule {
+  DAY_MIX: MixEntry[];
+  constantRate(env: Record<string, string | undefined>, prefix: string, rate: number, duration: string): Load;
+}
+
+interface CallLogModule {
+  replayScenario(
+    plan: Pick<ReplayPlan, "load" | "speed" | "requests">,
+    env: Record<string, string | undefined>,
+  ): Scenario;
+  requestOf(requests: ArrayLike<ReplayRequest>, iteration: number): ReplayRequest | null;
+}
+
 const load = <T>(file: string): Promise<T> => import(new URL(file, DIR).href) as Promise<T>;
 
 export const mix = await load<MixModule>("mix.js");
 export const actions = await load<ActionsModule>("actions.js");
 export const durations = await load<DurationModule>("duration.js");
+export const common = await load<CommonModule>("common.js");
+export const { replayScenario, requestOf } = await load<CallLogModule>("callLog.js");
 
 /** Names of the scenarios: every k6 script (loadtest/k6/<name>.js) with a description (scenarios/<name>.js). */
 export function scenarioNames(): string[] {

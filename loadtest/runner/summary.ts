@@ -4,6 +4,7 @@ import type { MemorySample } from "./actions.ts";
 import type { LoadResult } from "./engine.ts";
 import type { Metric } from "./metrics.ts";
 import { resultPath } from "./results.ts";
+import { durations } from "./scenarios.ts";
 import type { Verdict } from "./thresholds.ts";
 
 // The end-of-run summary, laid out like k6's (metric, then its aggregates; thresholds ticked or crossed),
@@ -29,6 +30,12 @@ function describe(metric: Metric, seconds: number): string {
 export function describeLoad(load: Load): string {
   if (load.executor === "constant-arrival-rate")
     return `${load.rate} iterations per ${load.timeUnit} for ${load.duration}`;
+  // A replay's plan has two stages a second of the recording: its shape, not every step.
+  if (load.stages.length > 8) {
+    const peak = Math.max(...load.stages.map((st) => st.target));
+    const seconds = load.stages.reduce((sum, st) => sum + durations.durationMs(st.duration), 0) / 1000;
+    return `${load.stages.length} stages over ${seconds} s, up to ${peak} iterations per ${load.timeUnit}`;
+  }
   const stages = load.stages.map((st) => `${st.target} over ${st.duration}`).join(", then ");
   return `from ${load.startRate} iterations per ${load.timeUnit} to ${stages}`;
 }

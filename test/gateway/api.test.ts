@@ -274,6 +274,9 @@ describe("gateway API", () => {
       ["partner", "/v1/metrics/:metric", "gmv", "a", 200],
     );
     assert.equal(typeof line.ms, "number");
+    assert.equal(line.path, "/v1/metrics/gmv");
+    assert.equal(line.method, "GET");
+    assert.equal(line.body, undefined);
 
     const text = (await gw.app.inject("/metrics")).body;
     assert.match(
@@ -286,6 +289,30 @@ describe("gateway API", () => {
     );
     assert.match(text, /oneservice_gateway_link_up\{link="a"\} 1/);
     assert.match(text, /oneservice_gateway_routing_version 1/);
+  });
+
+  test("the call log carries what a replay needs, the POST body and the query, and never a key", async () => {
+    const before = gw.logs.length;
+    const reads = { reads: [{ metric: "gmv" }, { metric: "buyers", dim: "industry", key: "beauty" }] };
+    const post = await gw.app.inject({
+      method: "POST",
+      url: "/v1/query",
+      headers: { "x-api-key": OTHER_KEY },
+      payload: reads,
+    });
+    assert.equal(post.statusCode, 200);
+    await gw.get(`/v1/metrics/gmv?dim=seller&key=s-1&api_key=${API_KEY}`, OTHER_KEY);
+    const lines = gw.logs.slice(before).filter((l) => l.msg === "call");
+    assert.deepEqual(
+      lines.map((l) => [l.app, l.method, l.path, l.body]),
+      [
+        ["partner", "POST", "/v1/query", JSON.stringify(reads)],
+        ["partner", "GET", "/v1/metrics/gmv?dim=seller&key=s-1&api_key=***", undefined],
+      ],
+    );
+    const text = JSON.stringify(gw.logs.slice(before));
+    for (const secret of [API_KEY, OTHER_KEY, ADMIN_TOKEN])
+      assert.ok(!text.includes(secret), `${secret} logged`);
   });
 
   test("the OpenAPI document is generated from the route schemas", async () => {

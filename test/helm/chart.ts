@@ -16,12 +16,6 @@ export function read(path: string): string {
 export const schema = (): Schema => JSON.parse(read(join(CHART, "values.schema.json"))) as Schema;
 export const values = (): YamlValue => parseYaml(read(join(CHART, "values.yaml")));
 
-/** The example values files, by file name. */
-export function examples(): Map<string, YamlValue> {
-  const dir = join(CHART, "examples");
-  return new Map(readdirSync(dir).map((f) => [f, parseYaml(read(join(dir, f)))]));
-}
-
 /** Template file name -> source. */
 export function templates(): Map<string, string> {
   const dir = join(CHART, "templates");
@@ -57,38 +51,6 @@ export function pathProblem(path: string[], defaults: YamlValue, root: Schema): 
     node = next;
   }
   return null;
-}
-
-/** An override file on top of the defaults, as Helm merges them: maps key by key, anything else replaced. */
-export function mergeValues(defaults: YamlValue, override: YamlValue): YamlValue {
-  if (!isObject(defaults) || !isObject(override)) return override;
-  const out: Record<string, YamlValue> = { ...defaults };
-  for (const [key, value] of Object.entries(override)) {
-    const base = out[key];
-    out[key] = base === undefined ? value : mergeValues(base, value);
-  }
-  return out;
-}
-
-/**
- * Environment variable names a define of _helpers.tpl sets, following its includes of other env defines.
- * A name ending in a template action (KAFKA_BROKERS_{{ upper $link.id }}) is returned as NAME_<ID>; names that
- * come whole from values (the env maps) are left out, since values are checked on their own.
- */
-export function envNames(defs: Map<string, string>, name: string): string[] {
-  const body = defs.get(name);
-  if (body === undefined) throw new Error(`no define ${name}`);
-  return envNamesIn(body, defs);
-}
-
-/** The same for a template's text. */
-export function envNamesIn(text: string, defs: Map<string, string>): string[] {
-  const names: string[] = [];
-  for (const m of text.matchAll(/^\s*- name: ([A-Z][A-Z0-9_]*)(\{\{[^}]*\}\})?\s*$/gm))
-    names.push(m[2] === undefined ? (m[1] as string) : `${m[1]}<ID>`);
-  for (const m of text.matchAll(/include "(oneservice\.env\.[\w.]+)"/g))
-    names.push(...envNames(defs, m[1] as string));
-  return names;
 }
 
 /** Paths the Dockerfile copies from the build context into the image. */

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { envNames, imageSources, inImage, mergeValues, pathProblem } from "./chart.ts";
-import { type Schema, validate } from "./jsonSchema.ts";
+import { imageSources, inImage, pathProblem } from "./chart.ts";
+import type { Schema } from "./jsonSchema.ts";
 import { promRefs, seriesProblems } from "./promql.ts";
-import { checkBlocks, defines, scanActions, valuesUses } from "./templates.ts";
+import { scanActions, valuesUses } from "./templates.ts";
 import { parseYaml } from "./yaml.ts";
 
 // The checkers of chart.test.ts, each shown to catch what it is there to catch: a check that cannot fail
@@ -51,63 +51,6 @@ describe("YAML subset parser", () => {
   });
 });
 
-describe("JSON-schema validator", () => {
-  const schema: Schema = {
-    $defs: { port: { type: "integer", minimum: 1, maximum: 65535 } },
-    type: "object",
-    properties: {
-      name: { type: "string", pattern: "^[a-z]+$" },
-      mode: { type: "string", enum: ["auto", "manual"] },
-      port: { $ref: "#/$defs/port" },
-      env: {
-        type: "object",
-        propertyNames: { pattern: "^[A-Z]+$" },
-        additionalProperties: { type: "string" },
-      },
-      items: { type: "array", items: { type: "object", properties: {}, additionalProperties: false } },
-    },
-    required: ["name"],
-    additionalProperties: false,
-  };
-
-  it("accepts a valid value", () => {
-    assert.deepEqual(
-      validate(schema, { name: "a", mode: "auto", port: 80, env: { A: "1" }, items: [{}] }),
-      [],
-    );
-  });
-
-  it("reports each kind of violation with its path", () => {
-    assert.deepEqual(
-      validate(schema, {
-        name: "A",
-        mode: "other",
-        port: 0,
-        env: { a: 1 },
-        items: [{ x: 1 }],
-        extra: true,
-      }),
-      [
-        '$.name: "A" does not match ^[a-z]+$',
-        '$.mode: "other" is not one of ["auto","manual"]',
-        "$.port: 0 is below the minimum 1",
-        '$.env.a (name): "a" does not match ^[A-Z]+$',
-        "$.env.a: expected string, got number 1",
-        "$.items[0].x: not declared in the schema",
-        "$.extra: not declared in the schema",
-      ],
-    );
-    assert.deepEqual(validate(schema, { port: 1.5 }), [
-      "$: name is required",
-      "$.port: expected integer, got number 1.5",
-    ]);
-  });
-
-  it("refuses a schema keyword it does not check", () => {
-    assert.throws(() => validate({ type: "string", minLength: 1 } as Schema, "x"), /minLength/);
-  });
-});
-
 describe("template scanner", () => {
   it("skips strings, raw strings and comments when looking for the closing delimiter", () => {
     const { actions, problems } = scanActions('a {{ "}}" }} b {{`{{ x }}`}} {{/* }} */}} {{- .Values.x -}}');
@@ -121,28 +64,6 @@ describe("template scanner", () => {
   it("reports an unclosed {{ and a stray }}", () => {
     assert.deepEqual(scanActions("a\n{{ .Values.x \nb").problems, ['line 2: "{{" is never closed']);
     assert.deepEqual(scanActions("a }}\n{{ x }}").problems, ['line 1: "}}" outside an action']);
-  });
-
-  it("reports blocks that do not balance", () => {
-    const blocks = (source: string) => checkBlocks(scanActions(source).actions);
-    assert.deepEqual(blocks("{{ if a }}{{ else }}{{ range b }}{{ end }}{{ end }}"), []);
-    assert.deepEqual(blocks("{{ if a }}\n{{ with b }}{{ end }}"), ["line 1: if is never ended"]);
-    assert.deepEqual(blocks("{{ end }}"), ["line 1: end without an open block"]);
-    assert.deepEqual(blocks("{{ else }}"), ["line 1: else outside if/range/with"]);
-    assert.deepEqual(blocks('{{ if a }}{{ define "x" }}{{ end }}{{ end }}'), [
-      "line 1: define inside a block (opened line 1)",
-    ]);
-  });
-
-  it("finds the body of each define", () => {
-    const defs = defines('{{- define "a" -}}A{{ if x }}{{ end }}{{- end -}}\n{{ define "b" }}B{{ end }}');
-    assert.deepEqual(
-      [...defs],
-      [
-        ["a", "A{{ if x }}{{ end }}"],
-        ["b", "B"],
-      ],
-    );
   });
 });
 
@@ -213,13 +134,6 @@ describe(".Values reads", () => {
       "links.*.zone is not in values.schema.json",
     );
   });
-
-  it("merges overrides as Helm does: maps key by key, lists replaced", () => {
-    assert.deepEqual(mergeValues({ a: { b: 1, c: 2 }, l: [1, 2] }, { a: { c: 3 }, l: [3] }), {
-      a: { b: 1, c: 3 },
-      l: [3],
-    });
-  });
 });
 
 describe("PromQL references", () => {
@@ -263,26 +177,7 @@ describe("PromQL references", () => {
   });
 });
 
-describe("environment and image helpers", () => {
-  it("collects the variables a define sets, through its includes", () => {
-    const defs = defines(
-      [
-        '{{- define "oneservice.env.a" -}}',
-        '{{ include "oneservice.env.b" . }}',
-        "- name: A",
-        "  value: x",
-        "{{- range $n, $v := .Values.env }}",
-        "- name: {{ $n }}",
-        "{{- end }}",
-        "{{- end -}}",
-        '{{- define "oneservice.env.b" -}}',
-        "- name: URL_{{ upper .id }}",
-        "{{- end -}}",
-      ].join("\n"),
-    );
-    assert.deepEqual(envNames(defs, "oneservice.env.a"), ["A", "URL_<ID>"]);
-  });
-
+describe("image helpers", () => {
   it("reads what a Dockerfile copies from the context", () => {
     const sources = imageSources(
       "COPY --from=deps /app/node_modules ./node_modules\nCOPY package.json tsconfig.json ./\nCOPY --chown=1:1 common ./common\n",

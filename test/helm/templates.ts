@@ -1,5 +1,5 @@
-// Static checks of Helm templates without Helm: the {{ }} delimiters, the block structure, and the .Values
-// paths a template reads. The path check follows what `.` and `$variables` stand for through the patterns
+// The .Values paths a Helm template reads, which helm itself does not check (it renders a missing one as
+// empty, even with --strict). The path check follows what `.` and `$variables` stand for through the patterns
 // the chart uses, and refuses the rest, so a template that leaves them fails here rather than going unchecked:
 // - `.Values.a.b` and `$.Values.a.b`; `$x := <field chain>` binds $x to that chain;
 // - `range [$k,] $v := <chain>` and `range <chain>`: `.` and $v are an element (path segment "*");
@@ -78,57 +78,12 @@ function actionEnd(source: string, start: number): number {
   return -1;
 }
 
-const OPENERS = new Set(["if", "range", "with", "define", "block"]);
-
 function keyword(action: Action): string {
   return /^([a-z]+)\b/.exec(action.text)?.[1] ?? "";
 }
 
 function isComment(action: Action): boolean {
   return action.text.startsWith("/*");
-}
-
-/** Problems of the block structure: every if/range/with/define closed by its own end, else only where it may be. */
-export function checkBlocks(actions: Action[]): string[] {
-  const problems: string[] = [];
-  const open: Action[] = [];
-  for (const action of actions) {
-    if (isComment(action)) continue;
-    const word = keyword(action);
-    if (OPENERS.has(word)) {
-      if (word === "define" && open.length > 0)
-        problems.push(`line ${action.line}: define inside a block (opened line ${open[0]?.line})`);
-      open.push(action);
-    } else if (word === "else") {
-      const top = open.at(-1);
-      if (!top || !["if", "range", "with"].includes(keyword(top)))
-        problems.push(`line ${action.line}: else outside if/range/with`);
-    } else if (word === "end") {
-      if (!open.pop()) problems.push(`line ${action.line}: end without an open block`);
-    }
-  }
-  for (const action of open) problems.push(`line ${action.line}: ${keyword(action)} is never ended`);
-  return problems;
-}
-
-/** The body of every `define` in a template, by name. */
-export function defines(source: string): Map<string, string> {
-  const out = new Map<string, string>();
-  let depth = 0;
-  let current: { name: string; from: number } | null = null;
-  for (const action of scanActions(source).actions) {
-    if (isComment(action)) continue;
-    const word = keyword(action);
-    if (OPENERS.has(word)) {
-      if (depth === 0 && word === "define")
-        current = { name: /^define\s+"([^"]+)"/.exec(action.text)?.[1] ?? "", from: action.end };
-      depth++;
-    } else if (word === "end" && --depth === 0 && current) {
-      out.set(current.name, source.slice(current.from, action.start));
-      current = null;
-    }
-  }
-  return out;
 }
 
 type Ctx =

@@ -65,6 +65,26 @@ export interface PlannedRequest {
   body: string | null;
 }
 
+/** One read of a recorded call log, as it is replayed; `app` is the application that made it. */
+export interface ReplayRequest extends PlannedRequest {
+  app: string;
+}
+
+/** A call log prepared for replay (loadtest/replay/prepare.ts), the file k6's replay.js loads. */
+export interface ReplayPlan {
+  /** The call-log files it was read from. */
+  from: string[];
+  /** When the first and the last replayed read were made (ISO). */
+  firstAt: string;
+  lastAt: string;
+  /** How many times faster than recorded the reads are replayed. */
+  speed: number;
+  /** The reads in the order they were made. */
+  requests: ReplayRequest[];
+  /** The arrival rate that starts request n when the recording made it, `speed` times faster. */
+  load: RampingArrivalRate;
+}
+
 /** What the dip tracker keeps per caller. */
 export interface DipTracker {
   /** The largest decrease of a cumulative value in this answer against what the caller saw before; 0: none. */
