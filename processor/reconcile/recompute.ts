@@ -1,5 +1,6 @@
 import type { Redis } from "ioredis";
 import type { BusinessClock } from "../../common/businessTime.ts";
+import { sourceOfTopic } from "../../common/catalog.ts";
 import { keys, partitionField } from "../../common/keys.ts";
 import { type BatchContext, runBatch } from "../batchRunner.ts";
 import { LinkStore } from "../linkStore.ts";
@@ -25,7 +26,9 @@ export interface RecomputeOptions {
   onProgress?: (records: number) => void;
 }
 
-const BATCH = 2_000;
+const BATCH = 5_000;
+/** Batches in flight at once, over different partitions (a processor takes 4 partitions at a time). */
+const CONCURRENT_BATCHES = 8;
 const TTL_SECONDS = 7 * 86_400;
 
 /**
@@ -48,6 +51,10 @@ export async function recompute(source: AsyncIterable<SourceRecord>, o: Recomput
   };
   const buffers = new Map<string, SourceRecord[]>();
   const nextOffset = new Map<string, number>();
+  // Batches of one partition of a source share its join state, so they run one after the other, in order;
+  // batches of different partitions are independent (planner.ts) and run side by side, a few at a time.
+  const chains = new Map<string, Promise<unknown>>();
+  const running = new Set<Promise<unknown>>();
   let total = 0;
   const flush = async (tp: string) => {
     const batch = buffers.get(tp);
@@ -63,7 +70,15 @@ export async function recompute(source: AsyncIterable<SourceRecord>, o: Recomput
         value: r.value === null ? null : Buffer.from(r.value),
       };
     });
-    await runBatch(ctx, first.topic, first.partition, parseRecords(first.topic, kafkaRecords));
+    const chain = `${sourceOfTopic(first.topic).name}:${first.partition}`;
+    const run = (chains.get(chain) ?? Promise.resolve()).then(() =>
+      runBatch(ctx, first.topic, first.partition, parseRecords(first.topic, kafkaRecords)),
+    );
+    chains.set(chain, run);
+    running.add(run);
+    const done = () => running.delete(run);
+    run.then(done, done);
+    if (running.size >= CONCURRENT_BATCHES) await Promise.race(running);
   };
   for await (const r of source) {
     const tp = partitionField(r.topic, r.partition);
@@ -80,6 +95,7 @@ export async function recompute(source: AsyncIterable<SourceRecord>, o: Recomput
     }
   }
   for (const tp of buffers.keys()) await flush(tp);
+  await Promise.all(chains.values());
   for (;;) {
     const { closedNow } = await store.closeMinutes(o.clock, o.latenessMs, TTL_SECONDS);
     if (closedNow === 0) break;

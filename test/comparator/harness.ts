@@ -226,3 +226,15 @@ export function useFreshComparator(
   afterEach(() => h.c.close());
   return h;
 }
+
+/** Polls a repair started through the API until it ends; its last status. */
+export async function repairEnded(built: BuiltComparator, link: string): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    const status = (await http(built, "GET", `/v1/links/${link}/repair`)).json;
+    if (status.state !== "running") return status;
+    if (Date.now() > deadline)
+      throw new Error(`the repair of link ${link} is still running: ${JSON.stringify(status)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

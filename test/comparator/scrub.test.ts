@@ -19,7 +19,7 @@ import {
   type TestLink,
   waitFor,
 } from "../support/links.ts";
-import { comparatorAt, http, readRouting } from "./harness.ts";
+import { comparatorAt, http, readRouting, repairEnded } from "./harness.ts";
 
 // The scrub against real links: three links fed the same generator stream (late records, refunds, distinct
 // users) by real processors, then one standby link corrupted in each way an operator, a restore or a bug
@@ -236,15 +236,7 @@ describe("scrub: corruptions of a standby link are found and judged diverged", (
       operator: "tester",
     });
     assert.equal(started.status, 202, JSON.stringify(started.json));
-    let status: Record<string, unknown> = {};
-    await waitFor(
-      "the repair to end",
-      async () => {
-        status = (await http(c, "GET", "/v1/links/c/repair")).json;
-        return status.state !== "running";
-      },
-      180_000,
-    );
+    const status = await repairEnded(c, "c");
     assert.equal(status.state, "succeeded", JSON.stringify(status));
     assert.ok(Number((status.summary as { changed: number }).changed) >= 1);
     await scrubbedTwice();

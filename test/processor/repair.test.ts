@@ -16,7 +16,7 @@ import { offlineDimensionTables } from "../../processor/dimensions.ts";
 import { diffLinks, formatDifferences } from "../../processor/reconcile/diff.ts";
 import { RepairFailed, type RepairStage, repairLink } from "../../processor/reconcile/repair.ts";
 import { kafkaTopics } from "../../processor/reconcile/sources.ts";
-import { comparatorAt, http } from "../comparator/harness.ts";
+import { comparatorAt, http, repairEnded } from "../comparator/harness.ts";
 import { feed, prepareDimensions } from "../support/feed.ts";
 import {
   caughtUp,
@@ -227,15 +227,7 @@ describe("repair", () => {
         operator: "alice",
       });
       assert.equal(again.status, 409, "one repair of a link at a time");
-      let seen: Record<string, unknown> = {};
-      await waitFor(
-        "the repair to end",
-        async () => {
-          seen = (await http(comparator, "GET", "/v1/links/x/repair")).json;
-          return seen.state !== "running";
-        },
-        180_000,
-      );
+      const seen = await repairEnded(comparator, "x");
       assert.equal(seen.state, "succeeded", JSON.stringify(seen));
       assert.ok(Number((seen.summary as { changed: number }).changed) >= 6);
       assert.equal((seen.progress as { total: number }).total > 0, true, "it reported its progress");
