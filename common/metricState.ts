@@ -27,10 +27,12 @@ export interface StoredMetric {
   backfilledThrough?: string;
 }
 
+/** The last day of an incomplete metric that is not computed at all (absent from the link, or paused). */
+export const NEVER_COMPLETE = "9999-12-31";
+
 /** The last business day a metric cannot vouch for on a link: null when every day is complete. */
 export function incompleteThrough(m: StoredMetric | undefined, clock: BusinessClock): string | null {
-  if (!m) return "9999-12-31";
-  if (m.paused) return "9999-12-31";
+  if (!m || m.paused) return NEVER_COMPLETE;
   if (m.since === null) return null;
   const through = clock.dateOf(m.since.eventTime);
   return m.backfilledThrough !== undefined && m.backfilledThrough >= through ? null : through;

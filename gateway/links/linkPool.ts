@@ -4,7 +4,7 @@ import { findDerived } from "../../common/catalog.ts";
 import { readProgress } from "../../common/linkReader.ts";
 import type { LinkAddress } from "../../common/links.ts";
 import type { Logger } from "../../common/logger.ts";
-import { incompleteThrough, readMetricStates } from "../../common/metricState.ts";
+import { incompleteThrough, NEVER_COMPLETE, readMetricStates } from "../../common/metricState.ts";
 import type { GatewayMetrics } from "../metrics.ts";
 
 // One Redis connection per link, all kept open whichever link is active, so that a switch or a fallback
@@ -101,7 +101,7 @@ export class LinkPool {
 
   /**
    * The last business day a link's values of a metric (base or derived) do not cover whole: null when they
-   * are complete; "9999-12-31" for a metric the link does not compute. Unknown until the link was read once.
+   * are complete; NEVER_COMPLETE for a metric the link does not compute. Unknown until the link was read once.
    */
   incompleteThrough(id: string, metric: string): string | null {
     const incomplete = this.entries.get(id)?.incomplete;
@@ -110,7 +110,7 @@ export class LinkPool {
     const inputs = derived ? derived.of : [metric];
     let through: string | null = null;
     for (const input of inputs) {
-      const t = incomplete.has(input) ? (incomplete.get(input) as string | null) : "9999-12-31";
+      const t = incomplete.has(input) ? (incomplete.get(input) as string | null) : NEVER_COMPLETE;
       if (t !== null && (through === null || t > through)) through = t;
     }
     return through;

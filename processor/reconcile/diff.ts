@@ -24,7 +24,8 @@ export async function scanKeys(redis: Redis, pattern: string): Promise<string[]>
   return found.sort();
 }
 
-async function zsetOf(redis: Redis, key: string): Promise<Map<string, string>> {
+/** A sorted set as member -> score (as Redis writes it). */
+export async function zsetOf(redis: Redis, key: string): Promise<Map<string, string>> {
   const flat = await redis.zrange(key, "0", "-1", "WITHSCORES");
   const m = new Map<string, string>();
   for (let i = 0; i < flat.length; i += 2) m.set(flat[i] as string, flat[i + 1] as string);

@@ -6,7 +6,7 @@ import { keys } from "../../common/keys.ts";
 import { incompleteThrough, readMetricStates, type StoredMetric } from "../../common/metricState.ts";
 import type { BatchContext } from "../batchRunner.ts";
 import { LuaScript } from "../luaScript.ts";
-import { scanKeys } from "./diff.ts";
+import { scanKeys, zsetOf } from "./diff.ts";
 import { recompute, type SourceRecord } from "./recompute.ts";
 import type { UpTo } from "./sources.ts";
 
@@ -284,13 +284,6 @@ async function render(redis: Redis, key: string): Promise<string | null> {
   if (type === "none") return null;
   if (type === "zset") return (await redis.zrange(key, "0", "-1", "WITHSCORES")).join(" ");
   return `(${type} of ${await redis.strlen(key).catch(() => 0)} bytes)`;
-}
-
-async function zsetOf(redis: Redis, key: string): Promise<Map<string, string>> {
-  const flat = await redis.zrange(key, "0", "-1", "WITHSCORES");
-  const m = new Map<string, string>();
-  for (let i = 0; i < flat.length; i += 2) m.set(flat[i] as string, flat[i + 1] as string);
-  return m;
 }
 
 /** The fields of a hash that `wanted` selects: set to the recompute's value, or deleted. */
