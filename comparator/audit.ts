@@ -1,4 +1,4 @@
-import { appendFile, mkdir, readFile } from "node:fs/promises";
+import { appendFile, mkdir, readFile, rename } from "node:fs/promises";
 import { dirname } from "node:path";
 import type Consul from "consul";
 import type { Logger } from "../common/logger.ts";
@@ -8,7 +8,8 @@ import { encodeValue, type KvTxnOp, type KvTxnResult, kvTxn, TXN_MAX_OPS } from 
 // The audit trail: every decision with its evidence, kept twice. In Consul (one key per record under
 // CONSUL_KEYS.audit, named so that key order is time order) it is shared by the replicas and survives this
 // process; the local JSON-lines file survives Consul being unreachable, and is what GET /v1/audit falls back
-// to then.
+// to then. Both keep a bounded number of records: the leader prunes Consul, and the file, once it holds that
+// many, becomes `<file>.1` (replacing the one before), so the disk holds at most twice as many.
 
 export const DECISION_KINDS = [
   "initial_routing",
@@ -89,7 +90,8 @@ export function auditProblem(value: unknown): string | null {
 
 export class AuditLog {
   private seq = 0;
-  private readonly dirReady: Promise<unknown>;
+  /** Appends and rotations of the local file, one at a time so that a rotation never loses an append. */
+  private fileWrites: Promise<number>;
 
   constructor(
     private readonly consul: Consul,
@@ -98,8 +100,15 @@ export class AuditLog {
     private readonly log: Logger,
     private readonly onConsulError: () => void,
     private readonly onSkipped: (source: "consul" | "file", count: number) => void,
+    /** Records the local file holds before it is rotated. */
+    private readonly fileRetain: number,
   ) {
-    this.dirReady = mkdir(dirname(file), { recursive: true });
+    this.fileWrites = mkdir(dirname(file), { recursive: true })
+      .then(() => readFile(file, "utf8"))
+      .then(
+        (text) => nonEmptyLines(text).length,
+        () => 0,
+      );
   }
 
   /** The record of `entry` with its id and time, written nowhere yet. */
@@ -131,12 +140,18 @@ export class AuditLog {
    */
   async keep(record: AuditRecord, inConsul: boolean): Promise<void> {
     const line = JSON.stringify(record);
-    try {
-      await this.dirReady;
-      await appendFile(this.file, `${line}\n`);
-    } catch (err) {
-      this.log.error({ err: (err as Error).message, file: this.file }, "audit file write failed");
-    }
+    this.fileWrites = this.fileWrites.then(async (inFile) => {
+      try {
+        await appendFile(this.file, `${line}\n`);
+        if (inFile + 1 < this.fileRetain) return inFile + 1;
+        await rename(this.file, `${this.file}.1`);
+        return 0;
+      } catch (err) {
+        this.log.error({ err: (err as Error).message, file: this.file }, "audit file write failed");
+        return inFile;
+      }
+    });
+    await this.fileWrites;
     if (!inConsul) {
       try {
         await this.consul.kv.set(`${CONSUL_KEYS.audit}${record.id}`, line);
@@ -218,13 +233,10 @@ export class AuditLog {
   }
 
   private async fromFile(limit: number, before?: string): Promise<AuditPage> {
-    let text: string;
-    try {
-      text = await readFile(this.file, "utf8");
-    } catch {
-      return { source: "file", records: [], skipped: 0, next: null };
-    }
-    const lines = text.split("\n").filter((line) => line.trim() !== "");
+    const texts = await Promise.all(
+      [`${this.file}.1`, this.file].map((path) => readFile(path, "utf8").catch(() => "")),
+    );
+    const lines = nonEmptyLines(texts.join("\n"));
     const parsed = lines.flatMap((line) => parseRecord(line));
     const skipped = lines.length - parsed.length;
     if (skipped > 0) this.onSkipped("file", skipped);
@@ -234,6 +246,10 @@ export class AuditLog {
     const records = older.slice(0, limit);
     return { source: "file", records, skipped, next: nextCursor(older, records) };
   }
+}
+
+function nonEmptyLines(text: string): string[] {
+  return text.split("\n").filter((line) => line.trim() !== "");
 }
 
 function nextCursor<T>(all: readonly T[], page: readonly T[]): string | null {

@@ -135,6 +135,7 @@ export class Comparator {
       d.log,
       () => d.metrics.consulErrors.inc({ operation: "audit" }),
       (source, count) => d.metrics.auditSkipped.inc({ source }, count),
+      c.auditRetention,
     );
     this.leader = new LeaderLock(d.consul, {
       key: CONSUL_KEYS.comparatorLeader,

@@ -142,12 +142,12 @@ export const comparatorSettings = {
     default: 10_000,
     min: 100,
     max: 1_000_000,
-    doc: "Audit records kept in Consul; the leader deletes older ones once a minute (the local file keeps them all).",
+    doc: "Audit records kept in Consul (the leader deletes older ones once a minute) and in the local file (which, holding that many, becomes <file>.1, replacing the previous one).",
   }),
   auditFile: str({
     env: "AUDIT_FILE",
     default: ".devstack/comparator/audit.jsonl",
-    doc: "Local append-only copy of every decision (JSON lines), read when Consul is unreachable.",
+    doc: "Local copy of the decisions (JSON lines), read when Consul is unreachable; rotated at AUDIT_RETENTION records.",
   }),
 };
 

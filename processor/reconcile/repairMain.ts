@@ -1,11 +1,13 @@
 import { userInfo } from "node:os";
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
+import { loadConfig } from "../../common/config.ts";
 import { loadLinkAddresses } from "../../common/links.ts";
 import { createLogger } from "../../common/logger.ts";
 import { CONSUL_KEYS, type RoutingDocument } from "../../common/routing.ts";
 import { consulClient } from "../../comparator/app.ts";
 import { AuditLog } from "../../comparator/audit.ts";
+import { comparatorSettings } from "../../comparator/config.ts";
 import { readStackFile } from "../../devstack/supervisor/stackFile.ts";
 import { CategoryIndustry, SellerTiers } from "../dimensions.ts";
 import { type RepairMode, type RepairProgress, repairLink } from "./repair.ts";
@@ -85,13 +87,19 @@ async function addressOf(id: string): Promise<{ redisUrl: string; brokers: strin
 const log = createLogger("repair", { link: linkId });
 const address = await addressOf(linkId);
 const consul = consulClient(address.consulAddr, process.env.CONSUL_HTTP_TOKEN ?? "");
+// The repair writes to the comparator's audit trail, so it reads the comparator's settings for it.
+const auditConfig = loadConfig({
+  auditFile: comparatorSettings.auditFile,
+  auditRetention: comparatorSettings.auditRetention,
+});
 const audit = new AuditLog(
   consul,
-  process.env.AUDIT_FILE || ".devstack/comparator/audit.jsonl",
+  auditConfig.auditFile,
   "repair",
   log,
   () => {},
   () => {},
+  auditConfig.auditRetention,
 );
 const by = `operator:${args.operator}`;
 

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
+import { mkdtemp, readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
+import { createLogger } from "../../common/logger.ts";
 import { CONSUL_KEYS, initialRouting } from "../../common/routing.ts";
+import { consulClient } from "../../comparator/app.ts";
+import { AuditLog } from "../../comparator/audit.ts";
 import { http, metricsText, readRouting, useFreshComparator } from "../comparator/harness.ts";
 
 // Bad documents in Consul, as a clumsy operator or a broken tool leaves them: the comparator's answers stay
@@ -135,5 +141,40 @@ describe("hardening: documents the comparator reads from Consul", () => {
     assert.equal(keys.length, 100);
     const newest = (await http(h.c, "GET", "/v1/audit?limit=1")).json.records[0].id;
     assert.equal(newest, seen[0], "pruning deletes the oldest");
+  });
+});
+
+describe("hardening: the local audit file", () => {
+  it("keeps at most twice AUDIT_RETENTION records on disk and still serves the newest when Consul is down", async () => {
+    const file = join(await mkdtemp(join(tmpdir(), "audit-")), "audit.jsonl");
+    let consulErrors = 0;
+    // Port 1 refuses connections: every Consul write and read fails, as when Consul is unreachable.
+    const audit = new AuditLog(
+      consulClient("127.0.0.1:1", ""),
+      file,
+      "t",
+      createLogger("test"),
+      () => consulErrors++,
+      () => {},
+      10,
+    );
+    const written = [];
+    for (let i = 0; i < 25; i++)
+      written.push(await audit.record({ kind: "suspect", by: "test", reason: `r${i}`, evidence: {} }));
+    const lines = async (path: string) => (await readFile(path, "utf8")).trim().split("\n").length;
+    assert.equal(await lines(`${file}.1`), 10, "the rotated file holds one generation");
+    assert.equal(await lines(file), 5);
+    assert.ok(consulErrors >= 25, "every Consul write failed and was counted");
+
+    const page = await audit.list(100);
+    assert.equal(page.source, "file");
+    assert.deepEqual(
+      page.records.map((r) => r.reason),
+      written
+        .slice(10)
+        .reverse()
+        .map((r) => r.reason),
+      "the newest records of both files, newest first",
+    );
   });
 });
