@@ -1,9 +1,12 @@
 import assert from "node:assert/strict";
+import { connect } from "node:net";
 import { before, describe, test } from "node:test";
+import { keys } from "../../common/keys.ts";
 import { API_KEY, OTHER_KEY, type StartedGateway, useHarness, waitFor } from "../gateway/helpers.ts";
 
 // Streams as a greedy or hostile caller opens them: a burst cannot pass the caps (counted before anything
-// is awaited), one application cannot take every slot, and a subscription over the limits is refused.
+// is awaited), one application cannot take every slot, a subscription over the limits is refused, and a
+// reader that stops reading is cut off rather than left holding its slot and buffer.
 
 describe("hardening: stream caps", () => {
   const h = useHarness(["a"]);
@@ -61,5 +64,57 @@ describe("hardening: stream caps", () => {
     const five = await open(API_KEY, `top=${pairs.slice(0, 5).join(",")}`);
     assert.equal(five.status, 200);
     await five.body?.cancel();
+  });
+});
+
+describe("hardening: a stream reader that stops reading", () => {
+  const h = useHarness(["a"]);
+
+  test("is destroyed once 1 MiB behind: its slot and buffer are freed without its cooperation", async () => {
+    const lists = ["gmv:seller", "gmv:category", "gmv:industry", "gmv:tier", "paid_orders:seller"];
+    // Long keys make each update big, so the kernel's socket buffers (megabytes on loopback) fill in seconds.
+    const members = Array.from({ length: 50 }, (_, i) => `seller-${i}-`.padEnd(200, "x"));
+    const bump = async (by: number) => {
+      const batch = h.link("a").client.pipeline();
+      for (const list of lists) {
+        const [metric, dim] = list.split(":") as [string, string];
+        for (const m of members) batch.zincrby(keys.day(h.today(), metric, dim), by, m);
+      }
+      await batch.exec();
+    };
+    await bump(1);
+    const gw = await h.gateway({ STREAM_INTERVAL: "10ms", CACHE_TTL: "0" });
+    const address = new URL(await gw.app.listen({ port: 0, host: "127.0.0.1" }));
+
+    // A raw socket that sends the request and then never reads: the kernel's windows fill, then the server's.
+    const socket = connect(Number(address.port), "127.0.0.1");
+    socket.pause();
+    socket.write(
+      `GET /v1/stream?top=${lists.join(",")}&n=50 HTTP/1.1\r\nHost: x\r\nx-api-key: ${API_KEY}\r\n\r\n`,
+    );
+    await waitFor(
+      "the stream to open",
+      async () => (await gw.metric("oneservice_gateway_stream_clients")) === 1,
+    );
+
+    // Every top-list entry changes on every tick, so each update carries all 250 entries.
+    let by = 2;
+    await waitFor(
+      "the reader to be dropped",
+      async () => {
+        await bump(by++);
+        return (await gw.metric("oneservice_gateway_streams_dropped_total")) === 1;
+      },
+      20_000,
+    );
+    await waitFor(
+      "its slot to be free",
+      async () => (await gw.metric("oneservice_gateway_stream_clients")) === 0,
+    );
+    assert.equal(socket.destroyed, false, "the reader did nothing: the server freed the slot");
+
+    const closed = new Promise((resolve) => socket.once("close", resolve));
+    socket.resume();
+    await closed;
   });
 });
