@@ -5,6 +5,11 @@ export interface ReadinessCheck {
   name: string;
   /** Resolves to null when ready, or to the reason it is not. */
   check: () => Promise<string | null> | string | null;
+  /**
+   * Reported in the body but never makes the service unready: for a problem that every replica shares and
+   * that taking replicas out of rotation would only make worse (serving nothing instead of marked values).
+   */
+  advisory?: true;
 }
 
 export interface OpsRoutesOptions {
@@ -13,7 +18,8 @@ export interface OpsRoutesOptions {
 }
 
 // The three endpoints every service serves. /healthz answers while the event loop turns (liveness: restart
-// me if this fails); /readyz answers 200 only when every dependency check passes (routing: send me traffic).
+// me if this fails); /readyz answers 200 only when every dependency check that is not advisory passes
+// (routing: send me traffic), and names every problem, advisory ones included.
 export const opsRoutes: FastifyPluginAsync<OpsRoutesOptions> = async (app: FastifyInstance, opts) => {
   app.get("/healthz", { logLevel: "warn" }, async () => ({ status: "ok" }));
 
@@ -21,13 +27,13 @@ export const opsRoutes: FastifyPluginAsync<OpsRoutesOptions> = async (app: Fasti
     const results = await Promise.all(
       opts.readiness.map(async (c) => {
         try {
-          return { name: c.name, problem: await c.check() };
+          return { name: c.name, advisory: c.advisory === true, problem: await c.check() };
         } catch (err) {
-          return { name: c.name, problem: (err as Error).message };
+          return { name: c.name, advisory: c.advisory === true, problem: (err as Error).message };
         }
       }),
     );
-    const failing = results.filter((r) => r.problem !== null);
+    const failing = results.filter((r) => r.problem !== null && !r.advisory);
     reply.code(failing.length === 0 ? 200 : 503);
     return {
       status: failing.length === 0 ? "ready" : "not ready",

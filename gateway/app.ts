@@ -84,6 +84,12 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     tracer,
     log: log.child({ part: "router" }),
   });
+  // Data that stopped is stale however it is read: frozen on the link, or the comparator judges it down.
+  const stoppedSince = (link: string): number | null => {
+    const health = routing.health?.links[link];
+    const down = health?.state === "down" ? Date.parse(health.since) : null;
+    return down ?? pool.frozenSince(link, config.staleAfterMs);
+  };
   const cache = new MicroCache<LinkAnswer<unknown>>(config.cacheTtlMs, config.cacheMaxEntries, metrics, (a) =>
     holdsData(a.value),
   );
@@ -99,12 +105,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     staleServeMaxMs: config.staleServeMaxMs,
     metrics,
     complete: (link, metric, date) => pool.complete(link, metric, date),
-    // Data that stopped is stale however it is read: frozen on the link, or the comparator judges it down.
-    stoppedSince: (link) => {
-      const health = routing.health?.links[link];
-      const down = health?.state === "down" ? Date.parse(health.since) : null;
-      return down ?? pool.frozenSince(link, config.staleAfterMs);
-    },
+    stoppedSince,
   });
   routing.onApply((doc, previous) => {
     if (previous?.active !== doc.active) cache.clear();
@@ -143,6 +144,19 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
           routing.current ? null : "no routing document yet (Consul not answered, no local copy)",
       },
       { name: "links", check: () => (pool.anyConnected() ? null : "no link's Redis is connected") },
+      {
+        // Every gateway serves the same links, so data that stopped is no reason to take this one out of
+        // rotation (screens would get errors instead of values marked stale); it is named here and alerted on.
+        name: "data",
+        advisory: true,
+        check: () => {
+          const active = routing.current?.active;
+          const since = active === undefined ? null : stoppedSince(active);
+          return since === null
+            ? null
+            : `the serving link ${active}'s data stopped at ${new Date(since).toISOString()}: answers are marked stale`;
+        },
+      },
     ],
   });
 

@@ -4,7 +4,7 @@ import { useHarness, waitFor } from "../gateway/helpers.ts";
 
 // Frozen numbers must not be served as fresh: when the serving link's data stops advancing beyond
 // STALE_AFTER, or the comparator judges the link down, every answer says stale: true with since when, on the
-// API and on the stream alike; once the data moves again, the mark goes.
+// API and on the stream alike, and /readyz names it; once the data moves again, the mark goes.
 
 describe("hardening: data that stopped is stale", () => {
   const h = useHarness(["a"]);
@@ -39,9 +39,17 @@ describe("hardening: data that stopped is stale", () => {
     ).json();
     assert.deepEqual([batch.stale, batch.staleSince], [true, frozen.staleSince]);
     assert.ok((await gw.metric("oneservice_gateway_stale_served_total", { reason: "stopped" })) > 0);
+    // Still ready (every gateway serves the same data), and saying why its answers are stale.
+    const ready = await gw.app.inject({ method: "GET", url: "/readyz" });
+    assert.equal(ready.statusCode, 200);
+    assert.match(
+      ready.json().checks.data,
+      /the serving link a's data stopped at .*: answers are marked stale/,
+    );
 
     // The data moves again: fresh.
     await waitFor("fresh answers again", freshWhileMoving);
+    assert.equal((await gw.app.inject({ method: "GET", url: "/readyz" })).json().checks.data, "ok");
 
     // The comparator judges the link down: stale at once, since the comparator's time.
     await h.publishHealth({ a: "down" });
