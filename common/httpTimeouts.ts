@@ -1,3 +1,5 @@
+import type { Server } from "node:http";
+import type { Socket } from "node:net";
 import { duration } from "./config.ts";
 
 // The bounds every HTTP server of ours puts on a client: the whole request (headers and body) must arrive
@@ -42,5 +44,21 @@ export function fastifyTimeouts(t: HttpTimeouts) {
     requestTimeout: t.requestTimeoutMs,
     connectionTimeout: t.idleTimeoutMs,
     http: requestBounds(t.requestTimeoutMs),
+  };
+}
+
+/**
+ * The connections that have not sent a byte (a client's spare connection, a port scan), to close when the
+ * server closes: Node's closeIdleConnections leaves a connection that has not begun a request, so a shutdown
+ * would wait for it until the idle timeout. Call the returned function from a preClose hook.
+ */
+export function silentConnections(server: Server): () => void {
+  const sockets = new Set<Socket>();
+  server.on("connection", (socket: Socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+  });
+  return () => {
+    for (const socket of sockets) if (socket.bytesRead === 0) socket.destroy();
   };
 }

@@ -8,7 +8,7 @@ import Fastify, {
 } from "fastify";
 import type { Registry } from "prom-client";
 import { AuthThrottle } from "../common/adminAuth.ts";
-import { fastifyTimeouts } from "../common/httpTimeouts.ts";
+import { fastifyTimeouts, silentConnections } from "../common/httpTimeouts.ts";
 import type { LinkAddress } from "../common/links.ts";
 import type { Logger } from "../common/logger.ts";
 import { opsRoutes } from "../common/opsRoutes.ts";
@@ -64,6 +64,8 @@ export async function buildComparator(opts: ComparatorOptions): Promise<BuiltCom
   });
 
   const app = Fastify({ loggerInstance: log.child({ part: "http" }), ...fastifyTimeouts(config) });
+  const closeSilentConnections = silentConnections(app.server);
+  app.addHook("preClose", async () => closeSilentConnections());
   installStrictInput(app);
   await app.register(opsRoutes, {
     registry,

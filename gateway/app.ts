@@ -5,7 +5,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import type { Registry } from "prom-client";
 import { AuthThrottle } from "../common/adminAuth.ts";
 import { BusinessClock } from "../common/businessTime.ts";
-import { fastifyTimeouts } from "../common/httpTimeouts.ts";
+import { fastifyTimeouts, silentConnections } from "../common/httpTimeouts.ts";
 import type { Logger } from "../common/logger.ts";
 import { opsRoutes } from "../common/opsRoutes.ts";
 import { installStrictInput } from "../common/strictInput.ts";
@@ -127,6 +127,8 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   app.addHook("onRoute", openApi.collect);
   installCallLog(app, { log, metrics, tracer: deps.tracer });
   installStrictInput(app);
+  const closeSilentConnections = silentConnections(app.server);
+  app.addHook("preClose", async () => closeSilentConnections());
   app.setErrorHandler(errorHandler(log));
   app.setNotFoundHandler(notFoundHandler);
   app.addHook("onClose", async () => {
