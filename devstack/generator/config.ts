@@ -65,6 +65,11 @@ export const generatorSettings = {
     0.001,
     "share of records that fail the schema (unparseable, missing field, negative amount, bad id)",
   ),
+  poisonFraction: fraction(
+    "GENERATOR_POISON_FRACTION",
+    0,
+    "share of records that are the worst the generator can make (huge, binary, deeply nested, wrong types, prototype keys, extreme numbers, empty, huge keys, 20k fields): a poison flood; see poison.ts",
+  ),
   lateFraction: fraction(
     "GENERATOR_LATE_FRACTION",
     0.001,

@@ -1,6 +1,7 @@
 import type { OrderStatus } from "../../common/sources/trade.ts";
 import { type InputTopic, TOPICS } from "../../common/topics.ts";
 import { MinHeap } from "./heap.ts";
+import { poisonRecord } from "./poison.ts";
 import { DEFAULT_POPULATION, Population, type PopulationSizes } from "./population.ts";
 import { intervalAt, type RateProfile, validateProfile } from "./profile.ts";
 import { Rng } from "./random.ts";
@@ -33,7 +34,9 @@ import { Rng } from "./random.ts";
 //
 // Bad input, on purpose: `malformedFraction` of all records are extra records that fail the schema
 // (unparseable, a missing field, a negative amount, an id with forbidden characters), and `lateFraction` of
-// the good ones carry an event time `lateByMs` earlier than when they happened.
+// the good ones carry an event time `lateByMs` earlier than when they happened. `poisonFraction` of all
+// records are the worst kinds of bad input (poison.ts); at 0 (the default) the rest of the stream is
+// byte-identical to a run without the option.
 
 export interface GenRecord {
   topic: InputTopic;
@@ -51,6 +54,7 @@ export interface ModelOptions {
   partitions: number;
   profile: RateProfile;
   malformedFraction: number;
+  poisonFraction: number;
   lateFraction: number;
   lateByMs: number;
   /** Share of paid orders that get a refund. */
@@ -65,6 +69,7 @@ export interface ModelCounts {
   refunds: number;
   ads: number;
   malformed: number;
+  poison: number;
   late: number;
   duplicates: number;
   outOfOrder: number;
@@ -195,6 +200,7 @@ export class TrafficModel {
     refunds: 0,
     ads: 0,
     malformed: 0,
+    poison: 0,
     late: 0,
     duplicates: 0,
     outOfOrder: 0,
@@ -217,7 +223,7 @@ export class TrafficModel {
     if (!Number.isSafeInteger(opts.startTime)) throw new RangeError("startTime must be an integer epoch ms");
     if (!Number.isInteger(opts.partitions) || opts.partitions < 1)
       throw new RangeError("partitions must be a positive integer");
-    for (const f of ["malformedFraction", "lateFraction", "refundFraction"] as const)
+    for (const f of ["malformedFraction", "poisonFraction", "lateFraction", "refundFraction"] as const)
       if (!(opts[f] >= 0 && opts[f] <= 1)) throw new RangeError(`${f} must be within [0, 1]`);
     this.rng = new Rng(opts.seed);
     this.population = new Population(opts.seed, opts.population ?? DEFAULT_POPULATION);
@@ -237,6 +243,17 @@ export class TrafficModel {
 
   private produce(): GenRecord {
     if (this.rng.next() < this.opts.malformedFraction) return this.malformed(Math.floor(this.now));
+    // Drawn only when asked for, so that streams without poison stay what they were.
+    if (this.opts.poisonFraction > 0 && this.rng.next() < this.opts.poisonFraction) {
+      this.counts.poison++;
+      const p = poisonRecord(this.rng, Math.floor(this.now));
+      return {
+        topic: p.topic,
+        partition: partitionOf(p.key, this.opts.partitions),
+        key: p.key,
+        value: p.value,
+      };
+    }
     for (;;) {
       const top = this.pending.peek();
       if (top !== undefined && top.due <= this.now) {

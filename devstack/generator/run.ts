@@ -29,6 +29,7 @@ export interface GeneratorOptions {
   /** Stop after this many records; 0 = until the signal aborts. */
   count: number;
   malformedFraction: number;
+  poisonFraction: number;
   lateFraction: number;
   lateByMs: number;
   refundFraction: number;
@@ -85,6 +86,7 @@ export async function runGenerator(run: GeneratorRun): Promise<GeneratorResult> 
       peakDurationMs: opts.peakDurationMs,
     },
     malformedFraction: opts.malformedFraction,
+    poisonFraction: opts.poisonFraction,
     lateFraction: opts.lateFraction,
     lateByMs: opts.lateByMs,
     refundFraction: opts.refundFraction,

@@ -30,6 +30,7 @@ export function sizeFlood(seed: string, records: number, atLeast: number): Sizin
     partitions: 1,
     profile: { baseRate: 1000, peakMultiplier: 1, peakAfterMs: 0, peakDurationMs: 0 },
     malformedFraction: d.malformedFraction,
+    poisonFraction: d.poisonFraction,
     lateFraction: d.lateFraction,
     lateByMs: d.lateByMs,
     refundFraction: d.refundFraction,

@@ -47,6 +47,7 @@ describe("generator dimensions", () => {
       partitions: 8,
       profile: { baseRate: 2000, peakMultiplier: 1, peakAfterMs: 0, peakDurationMs: 0 },
       malformedFraction: 0,
+      poisonFraction: 0,
       lateFraction: 0,
       lateByMs: 0,
       refundFraction: 0,

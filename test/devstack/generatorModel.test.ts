@@ -17,6 +17,8 @@ import {
   partitionOf,
   TrafficModel,
 } from "../../devstack/generator/model.ts";
+import { POISON_KINDS, type PoisonKind, poisonRecord } from "../../devstack/generator/poison.ts";
+import { Rng } from "../../devstack/generator/random.ts";
 
 const START = Date.parse("2026-11-10T15:58:00Z");
 const SMALL = { sellers: 2000, buyers: 50_000, categories: 300, industries: 25, advertisers: 200 };
@@ -28,6 +30,7 @@ function options(over: Partial<ModelOptions> = {}): ModelOptions {
     partitions: 8,
     profile: { baseRate: 2000, peakMultiplier: 20, peakAfterMs: 30_000, peakDurationMs: 10_000 },
     malformedFraction: 0.01,
+    poisonFraction: 0,
     lateFraction: 0.02,
     lateByMs: 120_000,
     refundFraction: 0.05,
@@ -85,6 +88,24 @@ describe("generator model", () => {
     assert.equal(digest(new TrafficModel(options()), 50_000), a);
     assert.notEqual(digest(new TrafficModel(options({ seed: "other-seed" })), 50_000), a);
     assert.notEqual(digest(new TrafficModel(options({ startTime: START + 1000 })), 50_000), a);
+  });
+
+  it("makes poison records at about the configured fraction, every one refused by its topic's parser", () => {
+    const model = new TrafficModel(options({ malformedFraction: 0, poisonFraction: 0.05 }));
+    const records = take(model, 20_000);
+    const refused = records.filter((r) => !parse(r).ok);
+    assert.equal(refused.length, model.counts.poison);
+    assert.ok(Math.abs(refused.length / records.length - 0.05) < 0.01, `poison share ${refused.length}`);
+
+    // Every kind, on every topic, fails every source's schema without throwing.
+    const rng = new Rng("poison");
+    const seen = new Set<PoisonKind>();
+    for (let i = 0; seen.size < POISON_KINDS.length && i < 10_000; i++) {
+      const p = poisonRecord(rng, START);
+      seen.add(p.kind);
+      for (const parser of Object.values(parsers)) assert.equal(parser(p.value).ok, false, p.kind);
+    }
+    assert.deepEqual([...seen].sort(), [...POISON_KINDS].sort());
   });
 
   it("refunds a share of paid orders: some before their payment, some twice, a few beyond what was paid", () => {
