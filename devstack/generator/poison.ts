@@ -23,7 +23,8 @@ export type PoisonKind = (typeof POISON_KINDS)[number];
 
 /** Bytes of a huge value: big enough to hurt a careless copy, small enough for the embedded Kafka's logs. */
 export const HUGE_BYTES = 200 * 1024;
-const DEPTH = 50_000;
+/** Nesting of a deep value: JSON.parse copes, JSON.stringify of the result overflows the stack. */
+const DEPTH = 100_000;
 
 export interface PoisonRecord {
   topic: InputTopic;
@@ -56,7 +57,7 @@ function poisonValue(kind: PoisonKind, rng: Rng, id: string, t: number): string 
       return s;
     }
     case "deep":
-      return `${'{"orderId":'.repeat(DEPTH)}1${"}".repeat(DEPTH)}`;
+      return `${"[".repeat(DEPTH)}${"]".repeat(DEPTH)}`;
     case "wrong_types":
       return JSON.stringify({
         orderId: 7,

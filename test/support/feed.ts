@@ -25,6 +25,8 @@ export interface FeedOptions {
   startAgoMs?: number;
   /** Events per second of event time: low enough that a short feed spans several closed minutes. */
   eventRate?: number;
+  /** Share of poison records (devstack/generator/poison.ts); none unless given. */
+  poisonFraction?: number;
 }
 
 export async function feed(
@@ -40,6 +42,7 @@ export async function feed(
     rate: 0,
     unpacedEventRate: o.eventRate ?? 150,
     count: o.count,
+    poisonFraction: o.poisonFraction ?? 0,
     peakMultiplier: 1,
     // Tests want every record delivered: on a loaded machine a link's Kafka can take longer than the
     // generator's default bound before it gives up on it.
