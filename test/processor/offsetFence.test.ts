@@ -3,6 +3,7 @@ import { createServer, type Server, type Socket, connect as tcpConnect } from "n
 import { after, describe, it } from "node:test";
 import { keys } from "../../common/keys.ts";
 import { TOPICS } from "../../common/topics.ts";
+import { freePort } from "../../devstack/supervisor/freePort.ts";
 import { feed, prepareDimensions } from "../support/feed.ts";
 import {
   caughtUp,
@@ -73,14 +74,6 @@ async function holdingRelay(redisPort: number): Promise<HoldingRelay> {
       await new Promise((resolve) => server.close(resolve));
     },
   };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** The member's batches by result (applied, fenced, replay), summed over topics, from its /metrics. */
