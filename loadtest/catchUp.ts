@@ -1,6 +1,12 @@
 import { runGenerator } from "../devstack/generator/run.ts";
 import type { TestLink } from "../test/support/links.ts";
-import { appliedRecords, caughtUp, spawnProcessor, waitFor } from "../test/support/links.ts";
+import {
+  appliedRecords,
+  caughtUp,
+  type ProcessorChild,
+  spawnProcessor,
+  waitFor,
+} from "../test/support/links.ts";
 import { cpuMicros } from "./processCpu.ts";
 
 // What the benchmarks that time a processor's catch-up share: its rate and CPU, Redis's CPU and commands.
@@ -32,14 +38,87 @@ export async function redisCommandStats(
   return stats;
 }
 
+/** What one stretch of a catch-up cost: events applied, wall time, CPU of the processors and of Redis. */
+export interface CatchUpWindow {
+  events: number;
+  elapsedMs: number;
+  rate: number;
+  cpuMicrosPerEvent: number;
+  redisMicrosPerEvent: number;
+  /** INFO commandstats over the window. */
+  commands: Map<string, { calls: number; usec: number }>;
+}
+
+interface Mark {
+  at: number;
+  applied: number;
+  cpu: number;
+  redisCpu: number;
+  commands: Map<string, { calls: number; usec: number }>;
+}
+
+async function mark(link: TestLink, processors: readonly ProcessorChild[]): Promise<Mark> {
+  let cpu = 0;
+  for (const p of processors) cpu += await cpuMicros(p.child.pid as number);
+  return {
+    at: performance.now(),
+    applied: await appliedRecords(link),
+    cpu,
+    redisCpu: await redisCpuSeconds(link),
+    commands: await redisCommandStats(link),
+  };
+}
+
+function windowBetween(a: Mark, b: Mark): CatchUpWindow {
+  const events = b.applied - a.applied;
+  const elapsedMs = b.at - a.at;
+  const commands = new Map<string, { calls: number; usec: number }>();
+  for (const [name, after] of b.commands) {
+    const before = a.commands.get(name) ?? { calls: 0, usec: 0 };
+    if (after.calls > before.calls)
+      commands.set(name, { calls: after.calls - before.calls, usec: after.usec - before.usec });
+  }
+  return {
+    events,
+    elapsedMs,
+    rate: (events / elapsedMs) * 1000,
+    cpuMicrosPerEvent: (b.cpu - a.cpu) / events,
+    redisMicrosPerEvent: ((b.redisCpu - a.redisCpu) * 1e6) / events,
+    commands,
+  };
+}
+
+export interface CatchUpOptions {
+  /** A CPU profile of the (first) processor, written here when it exits. */
+  profileDir?: string | null;
+  /** Processes of the link's group sharing the catch-up. */
+  processors?: number;
+  /**
+   * Events applied before the steady window starts: a fresh process pays for compiling and warming up its
+   * code, which the cold window (from the first batch) includes and the steady one does not.
+   */
+  warmupEvents?: number;
+}
+
+/** Times a link's catch-up of `total` events by fresh processors, cold (from the first batch) and steady. */
 export async function processorRate(
   link: TestLink,
   categoryFile: string,
   total: number,
-  profileDir: string | null,
+  profileDirOrOptions: string | null | CatchUpOptions,
 ) {
-  const nodeArgs = profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [];
-  const p = spawnProcessor(link, { DIM_CATEGORY_FILE: categoryFile }, nodeArgs);
+  const o: CatchUpOptions =
+    profileDirOrOptions !== null && typeof profileDirOrOptions === "object"
+      ? profileDirOrOptions
+      : { profileDir: profileDirOrOptions };
+  const processors = Array.from({ length: o.processors ?? 1 }, (_, i) =>
+    spawnProcessor(
+      link,
+      { DIM_CATEGORY_FILE: categoryFile },
+      i === 0 && o.profileDir ? ["--cpu-prof", `--cpu-prof-dir=${o.profileDir}`] : [],
+    ),
+  );
+  const p = processors[0] as ProcessorChild;
   await waitFor(
     "the processor to apply its first batch",
     async () => (await appliedRecords(link)) > 0,
@@ -47,23 +126,31 @@ export async function processorRate(
   ).catch((err) => {
     throw new Error(`${(err as Error).message}; processor output:\n${p.output()}`);
   });
-  const pid = p.child.pid as number;
-  const cpuBefore = await cpuMicros(pid);
-  const startedAt = performance.now();
-  const startCount = await appliedRecords(link);
+  const first = await mark(link, processors);
+  let warm: Mark | null = null;
   await waitFor(
     "the processor to catch up",
     async () => {
-      status(`processor: ${(await appliedRecords(link)).toLocaleString()} / ${total.toLocaleString()}`);
+      const applied = await appliedRecords(link);
+      status(`processor: ${applied.toLocaleString()} / ${total.toLocaleString()}`);
+      if (!warm && o.warmupEvents !== undefined && applied >= o.warmupEvents)
+        warm = await mark(link, processors);
       return caughtUp(link);
     },
     600_000,
   );
-  const elapsedMs = performance.now() - startedAt;
-  const rate = ((total - startCount) / elapsedMs) * 1000;
-  const cpuMicrosPerEvent = ((await cpuMicros(pid)) - cpuBefore) / (total - startCount);
+  const last = await mark(link, processors);
   status("");
-  return { rate, elapsedMs, cpuMicrosPerEvent, processor: p };
+  const cold = windowBetween(first, last);
+  return {
+    rate: cold.rate,
+    elapsedMs: cold.elapsedMs,
+    cpuMicrosPerEvent: cold.cpuMicrosPerEvent,
+    cold,
+    steady: warm ? windowBetween(warm, last) : null,
+    processor: p,
+    processors,
+  };
 }
 
 /** Pre-produces `events` of the generator's model into a link, as fast as it takes them; returns how many. */

@@ -5,7 +5,12 @@
 // Then the event-to-visible latency at a fixed rate. Not a test: it prints figures.
 //
 //   npx tsx loadtest/processorThroughput.ts [--events 250000] [--partitions 12] [--rate 10000] [--seconds 20]
+//                                           [--warmup 50000] (events applied before the steady window starts)
+//                                           [--pair]    (also: a link of its own caught up by 2 processors)
 //                                           [--profile]   (a CPU profile of the processor's catch-up, its top printed)
+// A fresh process is slower while it compiles and warms its code: the catch-up is reported cold (from the
+// first batch) and steady (after the warm-up). The modelled per-link ceiling is the rate at which the link's
+// Redis (one thread, shared by every processor of the link) would be saturated at the steady Redis CPU/event.
 
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -27,7 +32,7 @@ import {
   type TestLink,
   waitFor,
 } from "../test/support/links.ts";
-import { processorRate, produceBacklog, redisCommandStats, redisCpuSeconds, status } from "./catchUp.ts";
+import { type CatchUpWindow, processorRate, produceBacklog, status } from "./catchUp.ts";
 import { printProfileTop } from "./cpuProfile.ts";
 
 const { values: args } = parseArgs({
@@ -36,11 +41,14 @@ const { values: args } = parseArgs({
     partitions: { type: "string", default: "12" },
     rate: { type: "string", default: "10000" },
     seconds: { type: "string", default: "20" },
+    warmup: { type: "string", default: "50000" },
+    pair: { type: "boolean", default: false },
     profile: { type: "boolean", default: false },
   },
 });
 const EVENTS = Number(args.events);
 const PARTITIONS = Number(args.partitions);
+const WARMUP = Number(args.warmup);
 
 type ReferenceBatch = { topic: string; partition: number; messages: KafkaMessage[] };
 
@@ -148,18 +156,32 @@ async function latencyAtRate(link: TestLink, rate: number, seconds: number) {
   };
 }
 
-/** The same catch-up on a link of its own, fed the same model without refunds: what the refunds source costs. */
-async function withoutRefunds(): Promise<{ rate: number; cpuMicrosPerEvent: number }> {
-  const plain = await startTestLink("plain", PARTITIONS);
+/**
+ * The same catch-up on a link of its own by `processors` members: without refunds it says what the refunds
+ * source costs; with 2 members, what a second process of the link adds.
+ */
+async function separateLink(id: string, refundFraction: number, processors: number) {
+  const other = await startTestLink(id, PARTITIONS);
   try {
-    const dims = await prepareDimensions([plain]);
-    const total = await produceBacklog(plain, EVENTS, PARTITIONS, 0);
-    const measured = await processorRate(plain, dims.categoryIndustry, total, null);
-    await stopProcessor(measured.processor);
+    const dims = await prepareDimensions([other]);
+    const total = await produceBacklog(other, EVENTS, PARTITIONS, refundFraction);
+    const measured = await processorRate(other, dims.categoryIndustry, total, {
+      processors,
+      warmupEvents: WARMUP,
+    });
+    for (const p of measured.processors) await stopProcessor(p);
     return measured;
   } finally {
-    await plain.stop();
+    await other.stop();
   }
+}
+
+function windowLine(name: string, w: CatchUpWindow, parseOnly: number): string {
+  return (
+    `| ${name} | ${w.events.toLocaleString()} in ${(w.elapsedMs / 1000).toFixed(1)} s | ${w.rate.toFixed(0)} | ` +
+    `${(w.rate / parseOnly).toFixed(2)} | ${w.cpuMicrosPerEvent.toFixed(1)} | ${w.redisMicrosPerEvent.toFixed(2)} | ` +
+    `${(1e6 / w.redisMicrosPerEvent).toFixed(0)} |`
+  );
 }
 
 const link = await startTestLink("bench", PARTITIONS);
@@ -173,26 +195,21 @@ try {
   const joinFloor = await referenceConsumer(link.kafkaClient, total, parseJson, joinStateFloor(link.client));
   status("parse and join-state IO done; processor");
   const profileDir = args.profile ? mkdtempSync(join(tmpdir(), "processor-profile-")) : null;
-  const redisCpuBefore = await redisCpuSeconds(link);
-  const commandsBefore = await redisCommandStats(link);
-  const {
-    rate: processed,
-    elapsedMs,
-    cpuMicrosPerEvent,
-    processor,
-  } = await processorRate(link, dims.categoryIndustry, total, profileDir);
-  const redisBusy = (await redisCpuSeconds(link)) - redisCpuBefore;
-  const commandsAfter = await redisCommandStats(link);
+  const measured = await processorRate(link, dims.categoryIndustry, total, {
+    profileDir,
+    warmupEvents: WARMUP,
+  });
   // A profile ends when its process does: the latency run gets a processor of its own, so that the profile
   // is of the catch-up alone.
   const latencyProcessor = profileDir
-    ? await stopProcessor(processor).then(() =>
+    ? await stopProcessor(measured.processor).then(() =>
         spawnProcessor(link, { DIM_CATEGORY_FILE: dims.categoryIndustry }),
       )
-    : processor;
+    : measured.processor;
   const latency = await latencyAtRate(link, Number(args.rate), Number(args.seconds));
   await stopProcessor(latencyProcessor);
-  const plain = await withoutRefunds();
+  const plain = await separateLink("plain", 0, 1);
+  const pair = args.pair ? await separateLink("pair", generatorDefaults().refundFraction, 2) : null;
 
   console.log(
     `\nprocessor benchmark: ${total.toLocaleString()} pre-produced events, ${PARTITIONS} partitions per topic`,
@@ -204,35 +221,32 @@ try {
   console.log(
     `| kafkajs + JSON.parse + join-state read and write in Redis, nothing else | ${joinFloor.toFixed(0)} | ${(joinFloor / parseOnly).toFixed(2)} |`,
   );
-  console.log(`| processor (1 process) | ${processed.toFixed(0)} | ${(processed / parseOnly).toFixed(2)} |`);
   console.log(
-    `\nthe processor used ${cpuMicrosPerEvent.toFixed(1)} µs of CPU per event during the catch-up ` +
-      "(steadier than events/s on a shared machine)",
+    `\nthe processor's catch-up, cold (from its first batch) and steady (after ${WARMUP.toLocaleString()} events); ` +
+      "CPU per event is steadier than events/s on a shared machine; the ceiling is the rate at which the " +
+      "link's Redis would be busy 100% at that Redis CPU per event (every processor of a link shares it):",
   );
   console.log(
-    `the same input without refunds (a link of its own): ${plain.rate.toFixed(0)} events/s, ` +
-      `${plain.cpuMicrosPerEvent.toFixed(1)} µs of CPU per event; with ${(100 * generatorDefaults().refundFraction).toFixed(0)}% ` +
-      `of paid orders refunded: ${processed.toFixed(0)} events/s, ${cpuMicrosPerEvent.toFixed(1)} µs ` +
-      `(ratio ${(processed / plain.rate).toFixed(2)} in events/s, ${(cpuMicrosPerEvent / plain.cpuMicrosPerEvent).toFixed(2)} in CPU)`,
+    "| run | events | events/s | ratio to parse-only | processor CPU µs/event | Redis CPU µs/event | modelled per-link ceiling, events/s |",
   );
+  console.log("|---|---|---|---|---|---|---|");
+  const runs: [string, CatchUpWindow | null][] = [
+    ["1 process, cold", measured.cold],
+    ["1 process, steady", measured.steady],
+    ["1 process, no refunds (a link of its own), cold", plain.cold],
+    ["1 process, no refunds (a link of its own), steady", plain.steady],
+    ["2 processes (a link of its own), cold", pair?.cold ?? null],
+    ["2 processes (a link of its own), steady", pair?.steady ?? null],
+  ];
+  for (const [name, w] of runs) if (w && w.events > 0) console.log(windowLine(name, w, parseOnly));
+  const window = measured.steady ?? measured.cold;
+  const commands = [...window.commands].sort((x, y) => y[1].usec - x[1].usec).slice(0, 10);
   console.log(
-    `Redis was busy ${((100 * redisBusy * 1000) / elapsedMs).toFixed(0)}% of the processor's catch-up ` +
-      `(${redisBusy.toFixed(1)} CPU s in ${(elapsedMs / 1000).toFixed(1)} s)`,
+    "time inside Redis commands during the steady catch-up (INFO commandstats; a script's time includes its calls):",
   );
-  const commands = [...commandsAfter]
-    .map(([name, a]) => {
-      const b = commandsBefore.get(name) ?? { calls: 0, usec: 0 };
-      return { name, calls: a.calls - b.calls, usec: a.usec - b.usec };
-    })
-    .filter((c) => c.calls > 0)
-    .sort((x, y) => y.usec - x.usec)
-    .slice(0, 8);
-  console.log(
-    "time inside Redis commands during the catch-up (INFO commandstats; a script's time includes its calls):",
-  );
-  for (const c of commands)
+  for (const [name, c] of commands)
     console.log(
-      `  ${c.name.padEnd(10)} ${(c.calls / total).toFixed(3).padStart(7)} calls/event ${(c.usec / total).toFixed(2).padStart(6)} µs/event`,
+      `  ${name.padEnd(10)} ${(c.calls / window.events).toFixed(3).padStart(7)} calls/event ${(c.usec / window.events).toFixed(2).padStart(6)} µs/event`,
     );
   console.log(
     `\nevent-to-visible latency at ${args.rate} events/s (age of the newest applied event per partition, ` +

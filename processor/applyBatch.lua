@@ -45,16 +45,21 @@ for _, d in ipairs(e.hincr) do
 end
 for _, h in ipairs(e.hll) do
   -- h = {hllKey, mirrorType, mirrorKey, mirrorMember, member...}; PFADD in chunks (Lua's unpack limit).
+  local changed = 0
   local i = 5
   while i <= #h do
     local last = math.min(i + 999, #h)
-    redis.call('PFADD', h[1], unpack(h, i, last))
+    changed = changed + redis.call('PFADD', h[1], unpack(h, i, last))
     i = last + 1
   end
-  local n = redis.call('PFCOUNT', h[1])
-  if h[2] == 'z' then redis.call('ZADD', h[3], n, h[4]) else redis.call('HSET', h[3], h[4], n) end
-  touch(h[1])
-  touch(h[3])
+  -- PFADD says 0 when no register moved, so the count is the one mirrored when the key last changed (and it
+  -- exists, with its TTL: creating it answers 1): most adds to a large HyperLogLog skip the count and mirror.
+  if changed > 0 then
+    local n = redis.call('PFCOUNT', h[1])
+    if h[2] == 'z' then redis.call('ZADD', h[3], n, h[4]) else redis.call('HSET', h[3], h[4], n) end
+    touch(h[1])
+    touch(h[3])
+  end
 end
 -- Join state of the batch's source: {key, packed} to set, keys to delete.
 for _, s in ipairs(e.stateSet) do redis.call('SET', s[1], s[2], 'EX', ttl) end

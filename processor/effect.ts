@@ -1,7 +1,7 @@
 import type { Bucket, BusinessClock } from "../common/businessTime.ts";
 import { METRICS, type MetricDef, SOURCES } from "../common/catalog.ts";
 import { keys, minuteField } from "../common/keys.ts";
-import type { Fact } from "../common/sources/source.ts";
+import type { Fact, StateKind } from "../common/sources/source.ts";
 
 // Everything one batch changes in the link's Redis, aggregated in memory first: at 100k events/s the Redis
 // work must scale with the number of distinct keys a batch touches, not with the number of events.
@@ -9,10 +9,17 @@ import type { Fact } from "../common/sources/source.ts";
 
 /** A distinct metric's HyperLogLog and where its count is mirrored for readers. */
 interface HllDelta {
+  key: string;
   members: Set<string>;
   mirrorType: "z" | "h";
   mirrorKey: string;
   mirrorMember: string;
+}
+
+/** Join state a batch changed: the latest value and its kind, encoded once per key when the batch is sent. */
+interface StateChange {
+  kind: StateKind<unknown>;
+  state: unknown;
 }
 
 /** The catalog's metrics of each fact kind, looked up per fact rather than filtered per fact. */
@@ -38,8 +45,13 @@ export class BatchEffect {
   readonly zincr = new Map<string, Map<string, number>>();
   readonly hincr = new Map<string, Map<string, number>>();
   readonly hll = new Map<string, HllDelta>();
-  /** Join state written by the batch: key -> packed value (written with SET EX) or null (deleted). */
-  readonly state = new Map<string, string | null>();
+  /**
+   * The same deltas by mirror key then mirror member, both strings the fact already has: a HyperLogLog's own
+   * key is built once per batch, when its delta is created, not once per fact.
+   */
+  private readonly hllByMirror = new Map<string, Map<string, HllDelta>>();
+  /** Join state written by the batch: key -> its latest state (written with SET EX) or null (deleted). */
+  private readonly state = new Map<string, StateChange | null>();
   readonly counters = new Map<string, number>();
   /** Lowest event time that reached a minute bucket: where the first digest starts. */
   firstMinuteTime = Number.POSITIVE_INFINITY;
@@ -54,8 +66,8 @@ export class BatchEffect {
     this.counters.set(name, (this.counters.get(name) ?? 0) + by);
   }
 
-  setState(key: string, packed: string): void {
-    this.state.set(key, packed);
+  setState<S>(key: string, kind: StateKind<S>, state: S): void {
+    this.state.set(key, { kind: kind as StateKind<unknown>, state });
   }
 
   deleteState(key: string): void {
@@ -80,7 +92,7 @@ export class BatchEffect {
         const key = dims[dim] as string;
         const dayKey = dayKeys[j] as string;
         if (m.kind === "distinct")
-          this.addHll(keys.dayHll(bucket.date, m.name, dim, key), String(measured), "z", dayKey, key);
+          this.addHll(String(measured), "z", dayKey, key, () => keys.dayHll(bucket.date, m.name, dim, key));
         else add(this.zincr, dayKey, key, measured as number);
       }
       if (!inMinute) {
@@ -99,10 +111,11 @@ export class BatchEffect {
       for (const dim of m.minuteDims) {
         const key = dims[dim] as string;
         const field = minuteField(m.name, dim, key);
-        if (m.kind === "distinct") {
-          const hllKey = keys.minuteHll(bucket.date, bucket.minute, m.name, dim, key);
-          this.addHll(hllKey, String(measured), "h", minuteKey, field);
-        } else add(this.hincr, minuteKey, field, measured as number);
+        if (m.kind === "distinct")
+          this.addHll(String(measured), "h", minuteKey, field, () =>
+            keys.minuteHll(bucket.date, bucket.minute, m.name, dim, key),
+          );
+        else add(this.hincr, minuteKey, field, measured as number);
       }
     }
   }
@@ -126,42 +139,70 @@ export class BatchEffect {
   }
 
   private addHll(
-    hllKey: string,
     member: string,
     mirrorType: "z" | "h",
     mirrorKey: string,
     mirrorMember: string,
+    hllKey: () => string,
   ): void {
-    let d = this.hll.get(hllKey);
+    let byMember = this.hllByMirror.get(mirrorKey);
+    if (!byMember) {
+      byMember = new Map();
+      this.hllByMirror.set(mirrorKey, byMember);
+    }
+    let d = byMember.get(mirrorMember);
     if (!d) {
-      d = { members: new Set(), mirrorType, mirrorKey, mirrorMember };
-      this.hll.set(hllKey, d);
+      d = { key: hllKey(), members: new Set(), mirrorType, mirrorKey, mirrorMember };
+      byMember.set(mirrorMember, d);
+      this.hll.set(d.key, d);
     }
     d.members.add(member);
   }
 
+  /** Join state as applyBatch.lua writes it: key -> packed value, or null for a deleted key. */
+  packedState(): Map<string, string | null> {
+    const packed = new Map<string, string | null>();
+    for (const [key, change] of this.state) packed.set(key, change ? change.kind.encode(change.state) : null);
+    return packed;
+  }
+
   /** The argument of applyBatch.lua: values as strings so no integer passes through Lua's doubles. */
   toScriptArgument(): string {
-    // One entry per key, [key, field, by, field, by, ...]: a key's name travels once, not once per field.
-    const grouped = (m: Map<string, Map<string, number>>) => {
-      const out: string[][] = [];
-      for (const [key, fields] of m) {
-        const entry = [key];
-        for (const [f, v] of fields) if (v !== 0) entry.push(f, String(v));
-        if (entry.length > 1) out.push(entry);
-      }
-      return out;
-    };
+    const hll: string[][] = [];
+    for (const d of this.hll.values()) {
+      const entry = [d.key, d.mirrorType, d.mirrorKey, d.mirrorMember];
+      for (const member of d.members) entry.push(member);
+      hll.push(entry);
+    }
+    const stateSet: string[][] = [];
+    const stateDeleted: string[] = [];
+    for (const [key, change] of this.state) {
+      if (change) stateSet.push([key, change.kind.encode(change.state)]);
+      else stateDeleted.push(key);
+    }
+    const counters: string[][] = [];
+    for (const [name, by] of this.counters) counters.push([name, String(by)]);
     return JSON.stringify({
       zincr: grouped(this.zincr),
       hincr: grouped(this.hincr),
-      hll: [...this.hll].map(([k, d]) => [k, d.mirrorType, d.mirrorKey, d.mirrorMember, ...d.members]),
-      stateSet: [...this.state].filter(([, v]) => v !== null),
-      stateDeleted: [...this.state].filter(([, v]) => v === null).map(([k]) => k),
-      counters: [...this.counters].map(([k, v]) => [k, String(v)]),
+      hll,
+      stateSet,
+      stateDeleted,
+      counters,
       firstMinuteTime: Number.isFinite(this.firstMinuteTime) ? String(this.firstMinuteTime) : "",
     });
   }
+}
+
+/** One entry per key, [key, field, by, field, by, ...]: a key's name travels once, not once per field. */
+function grouped(m: Map<string, Map<string, number>>): string[][] {
+  const out: string[][] = [];
+  for (const [key, fields] of m) {
+    const entry = [key];
+    for (const [f, v] of fields) if (v !== 0) entry.push(f, String(v));
+    if (entry.length > 1) out.push(entry);
+  }
+  return out;
 }
 
 function add(m: Map<string, Map<string, number>>, key: string, field: string, by: number): void {

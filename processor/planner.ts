@@ -194,7 +194,7 @@ class BatchContextView implements RecordContext {
   set<S>(kind: StateKind<S>, id: string, state: S): void {
     const key = kind.key(id);
     this.current.set(key, state);
-    this.plan.effect.setState(key, kind.encode(state));
+    this.plan.effect.setState(key, kind, state);
   }
 
   delete<S>(kind: StateKind<S>, id: string): void {

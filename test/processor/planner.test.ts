@@ -73,7 +73,7 @@ class Harness {
       futureLimit: T0 + 86_400_000,
     });
     countFacts(plan, (table) => (table === "category_industry" ? "fashion" : "gold"));
-    for (const [key, packed] of plan.effect.state) {
+    for (const [key, packed] of plan.effect.packedState()) {
       if (packed === null) this.join.delete(key);
       else this.join.set(key, packed);
     }
