@@ -2,12 +2,19 @@
 // same input, in the same run on the same data, and how long the link's processors stay paused. Not a test:
 // it prints figures.
 //
-//   npx tsx loadtest/repairRate.ts [--events 200000] [--partitions 8]
+//   npx tsx loadtest/repairRate.ts [--events 200000] [--partitions 8] [--profile]
+//
+// With --profile it prints where this process spent its CPU while the link was paused (a V8 profile of the
+// repair alone, not of the warm-up or the input's production).
 //
 // The processor first catches up over the pre-produced input (a warm-up run on a link of its own, then the
 // measured one), then a repair of that link recomputes all of it, up to its stored offsets, into a scratch
 // database of the link's Redis server, with a corrupted value to rewrite.
 
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { Session } from "node:inspector/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
 import { BusinessClock } from "../common/businessTime.ts";
@@ -18,12 +25,15 @@ import { type RepairStage, repairLink } from "../processor/reconcile/repair.ts";
 import { kafkaTopics } from "../processor/reconcile/sources.ts";
 import { prepareDimensions } from "../test/support/feed.ts";
 import { startTestLink, stopProcessor, type TestLink } from "../test/support/links.ts";
-import { processorRate, produceBacklog, status } from "./catchUp.ts";
+import { processorRate, produceBacklog, redisCommandStats, redisCpuSeconds, status } from "./catchUp.ts";
+import { printProfileTop } from "./cpuProfile.ts";
+import { cpuMicros } from "./processCpu.ts";
 
 const { values: args } = parseArgs({
   options: {
     events: { type: "string", default: "200000" },
     partitions: { type: "string", default: "8" },
+    profile: { type: "boolean", default: false },
   },
 });
 const EVENTS = Number(args.events);
@@ -44,6 +54,28 @@ try {
   await warm.link.stop();
 }
 
+interface Usage {
+  at: number;
+  repairCpu: number;
+  redisCpu: number;
+  kafkaCpu: number;
+  commands: Map<string, { calls: number; usec: number }>;
+}
+
+async function startProfile(session: Session | null): Promise<void> {
+  if (!session) return;
+  session.connect();
+  await session.post("Profiler.enable");
+  await session.post("Profiler.start");
+}
+
+async function stopProfile(session: Session | null, dir: string): Promise<void> {
+  if (!session) return;
+  const { profile } = await session.post("Profiler.stop");
+  await writeFile(join(dir, "repair.cpuprofile"), JSON.stringify(profile));
+  session.disconnect();
+}
+
 const { link, categoryFile, total } = await fedLink("bench");
 const log = createLogger("bench");
 try {
@@ -55,7 +87,21 @@ try {
 
   const scratch = new Redis(`${link.redis.url}/15`);
   const categories = new CategoryIndustry(categoryFile, log);
-  const stages = new Map<RepairStage, number>();
+  // At each stage's start: the time, and the CPU so far of this process (the repair), Redis and Kafka; with the
+  // commands Redis ran, they say which of the three bounds each stage.
+  const stages = new Map<RepairStage, Usage>();
+  const usage = async (): Promise<Usage> => {
+    const cpu = process.cpuUsage();
+    return {
+      at: performance.now(),
+      repairCpu: (cpu.user + cpu.system) / 1e6,
+      redisCpu: await redisCpuSeconds(link),
+      kafkaCpu: (await cpuMicros(link.kafka.pid)) / 1e6,
+      commands: await redisCommandStats(link),
+    };
+  };
+  const profiler = args.profile ? new Session() : null;
+  const profileDir = await mkdtemp(join(tmpdir(), "repair-profile-"));
   let recomputeRate = 0;
   try {
     const summary = await repairLink({
@@ -69,13 +115,15 @@ try {
         if (p.stage === "recomputing") recomputeRate = p.recordsPerSecond;
         status(`repair ${p.stage}: ${p.recomputed.toLocaleString()} / ${p.total.toLocaleString()}`);
       },
-      onStage: (s) => {
-        stages.set(s, performance.now());
+      onStage: async (s) => {
+        if (s === "done") await stopProfile(profiler, profileDir);
+        stages.set(s, await usage());
+        if (s === "recomputing") await startProfile(profiler);
       },
     });
     status("");
     const stage = (from: RepairStage, to: RepairStage) =>
-      (((stages.get(to) ?? 0) - (stages.get(from) ?? 0)) / 1000).toFixed(1);
+      (((stages.get(to) as Usage).at - (stages.get(from) as Usage).at) / 1000).toFixed(1);
     console.log(`\nrepair benchmark: ${total.toLocaleString()} events, ${PARTITIONS} partitions per topic`);
     console.log("| what | events/s | ratio to the processor |");
     console.log("|---|---|---|");
@@ -88,6 +136,34 @@ try {
         `compare ${stage("comparing", "rewriting")} s, rewrite ${stage("rewriting", "verifying")} s, verify ${stage("verifying", "done")} s; ` +
         `${summary.changed} values rewritten`,
     );
+    console.log("\n| stage | wall s | repair CPU s | Redis CPU s | Kafka CPU s |");
+    console.log("|---|---|---|---|---|");
+    const order: RepairStage[] = ["recomputing", "comparing", "rewriting", "verifying", "done"];
+    for (let i = 0; i + 1 < order.length; i++) {
+      const [a, b] = [
+        stages.get(order[i] as RepairStage),
+        stages.get(order[i + 1] as RepairStage),
+      ] as Usage[];
+      const d = (f: (u: Usage) => number) => (f(b as Usage) - f(a as Usage)).toFixed(2);
+      console.log(
+        `| ${order[i]} | ${d((u) => u.at / 1000)} | ${d((u) => u.repairCpu)} | ${d((u) => u.redisCpu)} | ${d((u) => u.kafkaCpu)} |`,
+      );
+    }
+    console.log(
+      `processor catch-up: ${processed.cpuMicrosPerEvent.toFixed(1)} CPU µs per event (its own process)`,
+    );
+    const [from, to] = [stages.get("recomputing"), stages.get("comparing")] as Usage[];
+    console.log("\nRedis commands during the recompute (top by time):");
+    for (const [name, c] of [...(to as Usage).commands]
+      .map(([name, c]) => {
+        const before = (from as Usage).commands.get(name) ?? { calls: 0, usec: 0 };
+        return [name, { calls: c.calls - before.calls, usec: c.usec - before.usec }] as const;
+      })
+      .filter(([, c]) => c.calls > 0)
+      .sort((x, y) => y[1].usec - x[1].usec)
+      .slice(0, 8))
+      console.log(`  ${name}: ${c.calls} calls, ${(c.usec / 1e6).toFixed(2)} s`);
+    if (profiler) printProfileTop(profileDir, "repair (from the recompute's start to the end of the verify)");
   } finally {
     categories.close();
     scratch.disconnect();
