@@ -7,10 +7,11 @@ import { incompleteThrough, readMetricStates, type StoredMetric } from "../../co
 import type { BatchContext } from "../batchRunner.ts";
 import { LuaScript } from "../luaScript.ts";
 import { scanKeys, zsetOf } from "./diff.ts";
-import { recompute, type SourceRecord } from "./recompute.ts";
-import type { UpTo } from "./sources.ts";
+import { recompute } from "./recompute.ts";
+import type { RecordSource, UpTo } from "./sources.ts";
 
 // Repair and backfill: the correcting half of the lambda architecture, on one link, while the others serve.
+// 0. Open the link's input (a Kafka consumer joins its group: seconds) while the link still runs.
 // 1. Pause the link's processors at a batch boundary: a flag in the link's Redis that applyBatch.lua and
 //    closeMinutes.lua refuse to write under (it expires unless the repair keeps renewing it).
 // 2. Read the offsets stored now and recompute from the link's own input up to exactly those offsets, with the
@@ -61,8 +62,11 @@ export interface RepairOptions {
   link: Redis;
   /** An empty database the recompute owns (it is flushed first); not the link's own. */
   scratch: Redis;
-  /** The link's input up to exactly the given offsets (its Kafka, or an archive). */
-  input: (upTo: UpTo) => AsyncIterable<SourceRecord>;
+  /**
+   * The link's input up to exactly the given offsets (its Kafka, or an archive): opened before the pause, the
+   * offsets known once the link is paused.
+   */
+  input: (upTo: Promise<UpTo>) => RecordSource;
   tables: BatchContext["tables"];
   /** Who holds the pause, and why (written into the flag, where processors log it). */
   holder: { by: string; reason: string };
@@ -84,6 +88,32 @@ export async function repairLink(o: RepairOptions): Promise<RepairSummary> {
       "the link's Redis has no processor metadata (os:meta): has a processor run on it?",
     );
   const clock = new BusinessClock(meta.timeZone);
+  let offsetsRead = (_: UpTo) => {};
+  let notRead = (_: Error) => {};
+  const source = o.input(
+    new Promise<UpTo>((resolve, reject) => {
+      offsetsRead = resolve;
+      notRead = reject;
+    }),
+  );
+  try {
+    await source.ready;
+    return await repairPaused(o, meta, clock, source, offsetsRead);
+  } finally {
+    // A repair that stopped before reading lets the source go (after a read both are no-ops).
+    notRead(new RepairFailed("the repair stopped before reading its input"));
+    await source.close();
+  }
+}
+
+/** The repair from the pause on, reading `source` once the offsets it stops at are known. */
+async function repairPaused(
+  o: RepairOptions,
+  meta: Record<string, string>,
+  clock: BusinessClock,
+  source: RecordSource,
+  offsetsRead: (upTo: UpTo) => void,
+): Promise<RepairSummary> {
   const token = JSON.stringify({ ...o.holder, at: new Date().toISOString(), id: randomUUID() });
   await stage(o, "pausing");
   const pausedAt = Date.now();
@@ -107,7 +137,8 @@ export async function repairLink(o: RepairOptions): Promise<RepairSummary> {
     };
     await stage(o, "recomputing");
     const started = performance.now();
-    const recomputed = await recompute(o.input(new Map(Object.entries(offsets))), {
+    offsetsRead(new Map(Object.entries(offsets)));
+    const recomputed = await recompute(source, {
       scratch: o.scratch,
       tables: o.tables,
       clock,
