@@ -228,7 +228,7 @@ async function planRewrite(
   closedThrough: number,
 ): Promise<Rewrite> {
   const selected = new Set(metrics);
-  const out: Rewrite = { ops: [], changes: [] };
+  const parts: Rewrite[] = [];
   // os:d:<date>:<metric>:<dim>, os:hll:d:<date>:<metric>:…, os:hll:m:<date>:<HHMM>:<metric>:…
   const wholeKeys: [string, number][] = [
     ["os:d:*", 3],
@@ -236,48 +236,67 @@ async function planRewrite(
     ["os:hll:m:*", 5],
   ];
   for (const [pattern, metricAt] of wholeKeys) {
-    const found = await bothScans(o, pattern);
-    for (const key of found) if (selected.has(key.split(":")[metricAt] ?? "")) await compareKey(o, key, out);
+    const found = (await bothScans(o, pattern)).filter((key) => selected.has(key.split(":")[metricAt] ?? ""));
+    parts.push(...(await sideBySide(found, (key) => compareKey(o, key))));
   }
   // Minutes and late contributions: HASH per day or minute, field "<metric>|<dim>|<key>".
   for (const pattern of ["os:m:*", "os:late:*"])
-    for (const key of await bothScans(o, pattern))
-      await compareFields(o, key, (f) => selected.has(f.split("|")[0] ?? ""), out);
-  for (const key of await bothScans(o, "os:digest:*")) {
-    const date = key.split(":")[2] as string;
-    await compareFields(
-      o,
-      key,
-      (f) => {
+    parts.push(
+      ...(await sideBySide(await bothScans(o, pattern), (key) =>
+        compareFields(o, key, (f) => selected.has(f.split("|")[0] ?? "")),
+      )),
+    );
+  parts.push(
+    ...(await sideBySide(await bothScans(o, "os:digest:*"), (key) => {
+      const date = key.split(":")[2] as string;
+      return compareFields(o, key, (f) => {
         const [hhmm, metric] = f.split("|");
         return selected.has(metric ?? "") && clock.instantOf(date, hhmm as string) + 60_000 <= closedThrough;
-      },
-      out,
-    );
-  }
-  if (o.mode === "repair") await compareFields(o, keys.counters, (f) => !f.startsWith("data_loss:"), out);
+      });
+    })),
+  );
+  if (o.mode === "repair")
+    parts.push(await compareFields(o, keys.counters, (f) => !f.startsWith("data_loss:")));
+  return { ops: parts.flatMap((p) => p.ops), changes: parts.flatMap((p) => p.changes) };
+}
+
+/** Keys compared at once: each takes a few round trips to both servers, so one at a time waits on latency. */
+const KEYS_AT_ONCE = 64;
+
+/** `compare` over every key, KEYS_AT_ONCE at a time; the results in the keys' order. */
+async function sideBySide(
+  keys: readonly string[],
+  compare: (key: string) => Promise<Rewrite>,
+): Promise<Rewrite[]> {
+  const out: Rewrite[] = [];
+  for (let i = 0; i < keys.length; i += KEYS_AT_ONCE)
+    out.push(...(await Promise.all(keys.slice(i, i + KEYS_AT_ONCE).map(compare))));
   return out;
 }
 
 async function bothScans(o: RepairOptions, pattern: string): Promise<string[]> {
-  return [...new Set([...(await scanKeys(o.link, pattern)), ...(await scanKeys(o.scratch, pattern))])].sort();
+  const [a, b] = await Promise.all([scanKeys(o.link, pattern), scanKeys(o.scratch, pattern)]);
+  return [...new Set([...a, ...b])].sort();
 }
 
 /** A whole key: rewritten from the recompute's DUMP (keeping the link's expiry), or deleted. */
-async function compareKey(o: RepairOptions, key: string, out: Rewrite): Promise<void> {
-  const [linkValue, recomputed] = await Promise.all([o.link.dumpBuffer(key), o.scratch.dumpBuffer(key)]);
-  if (recomputed === null) {
-    if (linkValue === null) return;
+async function compareKey(o: RepairOptions, key: string): Promise<Rewrite> {
+  const out: Rewrite = { ops: [], changes: [] };
+  const [linkType, type] = await Promise.all([o.link.type(key), o.scratch.type(key)]);
+  if (type === "none") {
+    if (linkType === "none") return out;
     out.ops.push(["del", key, "", ""]);
     out.changes.push({ key, field: "", link: await render(o.link, key), recompute: null });
-    return;
+    return out;
   }
-  if (linkValue !== null && (await sameContent(o, key))) return;
-  const ttl = await o.link.pttl(key);
-  const scratchTtl = await o.scratch.pttl(key);
-  out.ops.push(["restore", key, String(ttl > 0 ? ttl : Math.max(0, scratchTtl)), recomputed]);
-  const type = await o.scratch.type(key);
-  if (type === "zset") {
+  if (linkType === type && (await sameContent(o, key, type))) return out;
+  const [recomputed, ttl, scratchTtl] = await Promise.all([
+    o.scratch.dumpBuffer(key),
+    o.link.pttl(key),
+    o.scratch.pttl(key),
+  ]);
+  out.ops.push(["restore", key, String(ttl > 0 ? ttl : Math.max(0, scratchTtl)), recomputed as Buffer]);
+  if (type === "zset" && linkType === type) {
     const [a, b] = await Promise.all([zsetOf(o.link, key), zsetOf(o.scratch, key)]);
     for (const member of new Set([...a.keys(), ...b.keys()]))
       if (a.get(member) !== b.get(member))
@@ -294,11 +313,11 @@ async function compareKey(o: RepairOptions, key: string, out: Rewrite): Promise<
       link: await render(o.link, key),
       recompute: await render(o.scratch, key),
     });
+  return out;
 }
 
 /** DUMP payloads also encode the representation (listpack or skiplist): compare what the key holds. */
-async function sameContent(o: RepairOptions, key: string): Promise<boolean> {
-  const type = await o.scratch.type(key);
+async function sameContent(o: RepairOptions, key: string, type: string): Promise<boolean> {
   if (type === "zset") {
     const [a, b] = await Promise.all([
       o.link.zrange(key, "0", "-1", "WITHSCORES"),
@@ -322,8 +341,8 @@ async function compareFields(
   o: RepairOptions,
   key: string,
   wanted: (field: string) => boolean,
-  out: Rewrite,
-): Promise<void> {
+): Promise<Rewrite> {
+  const out: Rewrite = { ops: [], changes: [] };
   const [a, b] = await Promise.all([o.link.hgetall(key), o.scratch.hgetall(key)]);
   for (const field of new Set([...Object.keys(a), ...Object.keys(b)])) {
     if (!wanted(field) || a[field] === b[field]) continue;
@@ -331,6 +350,7 @@ async function compareFields(
     out.ops.push(recomputed === undefined ? ["hdel", key, field, ""] : ["hset", key, field, recomputed]);
     out.changes.push({ key, field, link: a[field] ?? null, recompute: recomputed ?? null });
   }
+  return out;
 }
 
 /** The backfilled metrics' state: computed from the link's first record, so complete on every day. */
