@@ -59,7 +59,27 @@ interface Usage {
   repairCpu: number;
   redisCpu: number;
   kafkaCpu: number;
+  /** The link's processor, paused: what it spends waiting is taken from the repair on a shared machine. */
+  processorCpu: number;
   commands: Map<string, { calls: number; usec: number }>;
+}
+
+/** What `to` used more than `from`, in seconds (and Redis commands: calls and microseconds). */
+function between(from: Usage, to: Usage): Usage {
+  const commands = new Map<string, { calls: number; usec: number }>();
+  for (const [name, c] of to.commands) {
+    const before = from.commands.get(name) ?? { calls: 0, usec: 0 };
+    if (c.calls > before.calls)
+      commands.set(name, { calls: c.calls - before.calls, usec: c.usec - before.usec });
+  }
+  return {
+    at: (to.at - from.at) / 1000,
+    repairCpu: to.repairCpu - from.repairCpu,
+    redisCpu: to.redisCpu - from.redisCpu,
+    kafkaCpu: to.kafkaCpu - from.kafkaCpu,
+    processorCpu: to.processorCpu - from.processorCpu,
+    commands,
+  };
 }
 
 async function startProfile(session: Session | null): Promise<void> {
@@ -87,8 +107,8 @@ try {
 
   const scratch = new Redis(`${link.redis.url}/15`);
   const categories = new CategoryIndustry(categoryFile, log);
-  // At each stage's start: the time, and the CPU so far of this process (the repair), Redis and Kafka; with the
-  // commands Redis ran, they say which of the three bounds each stage.
+  // At each stage's start: the time, and the CPU so far of this process (the repair), Redis, Kafka and the paused
+  // processor; with the commands Redis ran, they say what bounds each stage.
   const stages = new Map<RepairStage, Usage>();
   const usage = async (): Promise<Usage> => {
     const cpu = process.cpuUsage();
@@ -97,6 +117,7 @@ try {
       repairCpu: (cpu.user + cpu.system) / 1e6,
       redisCpu: await redisCpuSeconds(link),
       kafkaCpu: (await cpuMicros(link.kafka.pid)) / 1e6,
+      processorCpu: (await cpuMicros(processed.processor.child.pid as number)) / 1e6,
       commands: await redisCommandStats(link),
     };
   };
@@ -122,46 +143,32 @@ try {
       },
     });
     status("");
-    const stage = (from: RepairStage, to: RepairStage) =>
-      (((stages.get(to) as Usage).at - (stages.get(from) as Usage).at) / 1000).toFixed(1);
-    console.log(`\nrepair benchmark: ${total.toLocaleString()} events, ${PARTITIONS} partitions per topic`);
-    console.log("| what | events/s | ratio to the processor |");
-    console.log("|---|---|---|");
-    console.log(`| processor catch-up (1 process) | ${processed.rate.toFixed(0)} | 1.00 |`);
-    console.log(
-      `| repair recompute (same input, up to the stored offsets) | ${recomputeRate.toFixed(0)} | ${(recomputeRate / processed.rate).toFixed(2)} |`,
-    );
-    console.log(
-      `\nthe link's processor stayed paused ${(summary.pausedMs / 1000).toFixed(1)} s: recompute ${stage("recomputing", "comparing")} s, ` +
-        `compare ${stage("comparing", "rewriting")} s, rewrite ${stage("rewriting", "verifying")} s, verify ${stage("verifying", "done")} s; ` +
-        `${summary.changed} values rewritten`,
-    );
-    console.log("\n| stage | wall s | repair CPU s | Redis CPU s | Kafka CPU s |");
-    console.log("|---|---|---|---|---|");
     const order: RepairStage[] = ["recomputing", "comparing", "rewriting", "verifying", "done"];
-    for (let i = 0; i + 1 < order.length; i++) {
-      const [a, b] = [
-        stages.get(order[i] as RepairStage),
-        stages.get(order[i + 1] as RepairStage),
-      ] as Usage[];
-      const d = (f: (u: Usage) => number) => (f(b as Usage) - f(a as Usage)).toFixed(2);
-      console.log(
-        `| ${order[i]} | ${d((u) => u.at / 1000)} | ${d((u) => u.repairCpu)} | ${d((u) => u.redisCpu)} | ${d((u) => u.kafkaCpu)} |`,
-      );
-    }
+    const spent = order.slice(0, -1).map((from, i) => {
+      const to = order[i + 1] as RepairStage;
+      return { stage: from, used: between(stages.get(from) as Usage, stages.get(to) as Usage) };
+    });
+    const recomputing = (spent[0] as (typeof spent)[number]).used;
+    console.log(`\nrepair benchmark: ${total.toLocaleString()} events, ${PARTITIONS} partitions per topic`);
+    console.log("| what | events/s | ratio to the processor | CPU µs per event (its own process) |");
+    console.log("|---|---|---|---|");
     console.log(
-      `processor catch-up: ${processed.cpuMicrosPerEvent.toFixed(1)} CPU µs per event (its own process)`,
+      `| processor catch-up (1 process) | ${processed.rate.toFixed(0)} | 1.00 | ${processed.cpuMicrosPerEvent.toFixed(1)} |`,
     );
-    const [from, to] = [stages.get("recomputing"), stages.get("comparing")] as Usage[];
+    console.log(
+      `| repair recompute (same input, up to the stored offsets) | ${recomputeRate.toFixed(0)} | ${(recomputeRate / processed.rate).toFixed(2)} | ${((recomputing.repairCpu * 1e6) / total).toFixed(1)} |`,
+    );
+    console.log(
+      `\nthe link's processor stayed paused ${(summary.pausedMs / 1000).toFixed(1)} s; ${summary.changed} values rewritten`,
+    );
+    console.log("| stage | wall s | repair CPU s | Redis CPU s | Kafka CPU s | paused processor CPU s |");
+    console.log("|---|---|---|---|---|---|");
+    for (const { stage, used } of spent)
+      console.log(
+        `| ${stage} | ${[used.at, used.repairCpu, used.redisCpu, used.kafkaCpu, used.processorCpu].map((x) => x.toFixed(2)).join(" | ")} |`,
+      );
     console.log("\nRedis commands during the recompute (top by time):");
-    for (const [name, c] of [...(to as Usage).commands]
-      .map(([name, c]) => {
-        const before = (from as Usage).commands.get(name) ?? { calls: 0, usec: 0 };
-        return [name, { calls: c.calls - before.calls, usec: c.usec - before.usec }] as const;
-      })
-      .filter(([, c]) => c.calls > 0)
-      .sort((x, y) => y[1].usec - x[1].usec)
-      .slice(0, 8))
+    for (const [name, c] of [...recomputing.commands].sort((x, y) => y[1].usec - x[1].usec).slice(0, 8))
       console.log(`  ${name}: ${c.calls} calls, ${(c.usec / 1e6).toFixed(2)} s`);
     if (profiler) printProfileTop(profileDir, "repair (from the recompute's start to the end of the verify)");
   } finally {
