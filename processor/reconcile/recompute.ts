@@ -71,10 +71,12 @@ export async function recompute(source: RecordSource, o: RecomputeOptions): Prom
         buffers.set(tp, buffer);
       }
       buffer.push(r);
-      if (buffer.length >= BATCH) await flush(tp);
+      total++;
+      if (buffer.length >= BATCH) {
+        await flush(tp);
+        o.onProgress?.(total);
+      }
     }
-    total += records.length;
-    o.onProgress?.(total);
   }
   for (const tp of buffers.keys()) await flush(tp);
   await Promise.all(chains.values());
