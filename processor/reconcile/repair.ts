@@ -230,14 +230,15 @@ async function planRewrite(
   const selected = new Set(metrics);
   const parts: Rewrite[] = [];
   // os:d:<date>:<metric>:<dim>, os:hll:d:<date>:<metric>:…, os:hll:m:<date>:<HHMM>:<metric>:…
-  const wholeKeys: [string, number][] = [
-    ["os:d:*", 3],
-    ["os:hll:d:*", 4],
-    ["os:hll:m:*", 5],
+  // Each with the type the processor writes (common/keys.ts): what a key holds is compared as that type first.
+  const wholeKeys: [string, number, WholeType][] = [
+    ["os:d:*", 3, "zset"],
+    ["os:hll:d:*", 4, "string"],
+    ["os:hll:m:*", 5, "string"],
   ];
-  for (const [pattern, metricAt] of wholeKeys) {
+  for (const [pattern, metricAt, type] of wholeKeys) {
     const found = (await bothScans(o, pattern)).filter((key) => selected.has(key.split(":")[metricAt] ?? ""));
-    parts.push(...(await sideBySide(found, (key) => compareKey(o, key))));
+    parts.push(...(await sideBySide(found, (key) => compareKey(o, key, type))));
   }
   // Minutes and late contributions: HASH per day or minute, field "<metric>|<dim>|<key>".
   for (const pattern of ["os:m:*", "os:late:*"])
@@ -280,8 +281,13 @@ async function bothScans(o: RepairOptions, pattern: string): Promise<string[]> {
 }
 
 /** A whole key: rewritten from the recompute's DUMP (keeping the link's expiry), or deleted. */
-async function compareKey(o: RepairOptions, key: string): Promise<Rewrite> {
+type WholeType = "zset" | "string";
+
+async function compareKey(o: RepairOptions, key: string, expected: WholeType): Promise<Rewrite> {
   const out: Rewrite = { ops: [], changes: [] };
+  // Most keys are equal: two reads say so. A key of another type on either side fails them (WRONGTYPE) and
+  // is looked at closely below, as is one that differs or that either side lacks.
+  if (await sameContent(o, key, expected).catch(() => false)) return out;
   const [linkType, type] = await Promise.all([o.link.type(key), o.scratch.type(key)]);
   if (type === "none") {
     if (linkType === "none") return out;
@@ -323,6 +329,7 @@ async function sameContent(o: RepairOptions, key: string, type: string): Promise
       o.link.zrange(key, "0", "-1", "WITHSCORES"),
       o.scratch.zrange(key, "0", "-1", "WITHSCORES"),
     ]);
+    // Redis keeps no empty sorted set: two empty reads are a key neither side has.
     return a.join("\n") === b.join("\n");
   }
   const [a, b] = await Promise.all([o.link.getBuffer(key), o.scratch.getBuffer(key)]);
