@@ -5,16 +5,7 @@ import { keys, partitionField } from "../../common/keys.ts";
 import { type BatchContext, runBatch } from "../batchRunner.ts";
 import { LinkStore } from "../linkStore.ts";
 import { parseRecords } from "../planner.ts";
-
-/** One input record in partition order: a line of the generator's truth file, or a record read from Kafka. */
-export interface SourceRecord {
-  topic: string;
-  partition: number;
-  /** Kafka offset; the truth file has none, so records are numbered from 0 per partition. */
-  offset?: number;
-  key: string | null;
-  value: string | null;
-}
+import type { RecordSource, SourceRecord } from "./sources.ts";
 
 export interface RecomputeOptions {
   /** An empty Redis database the recompute owns (it is flushed first). */
@@ -36,7 +27,7 @@ const TTL_SECONDS = 7 * 86_400;
  * processor, run over the whole input into a scratch database. Interleaving across partitions does not
  * matter (planner.ts), so records are batched per partition in the order they come.
  */
-export async function recompute(source: AsyncIterable<SourceRecord>, o: RecomputeOptions): Promise<number> {
+export async function recompute(source: RecordSource, o: RecomputeOptions): Promise<number> {
   await o.scratch.flushdb();
   const store = new LinkStore(o.scratch);
   await store.claimMeta({ timeZone: o.clock.timeZone, latenessMs: o.latenessMs }, o.expectedPartitions);
@@ -50,7 +41,6 @@ export async function recompute(source: AsyncIterable<SourceRecord>, o: Recomput
     onGap: async () => {},
   };
   const buffers = new Map<string, SourceRecord[]>();
-  const nextOffset = new Map<string, number>();
   // Batches of one partition of a source share its join state, so they run one after the other, in order;
   // batches of different partitions are independent (planner.ts) and run side by side, a few at a time.
   const chains = new Map<string, Promise<unknown>>();
@@ -61,15 +51,7 @@ export async function recompute(source: AsyncIterable<SourceRecord>, o: Recomput
     if (!batch || batch.length === 0) return;
     buffers.set(tp, []);
     const first = batch[0] as SourceRecord;
-    const kafkaRecords = batch.map((r) => {
-      const offset = r.offset ?? nextOffset.get(tp) ?? 0;
-      nextOffset.set(tp, offset + 1);
-      return {
-        offset: String(offset),
-        key: r.key === null ? null : Buffer.from(r.key),
-        value: r.value === null ? null : Buffer.from(r.value),
-      };
-    });
+    const kafkaRecords = batch.map((r) => ({ offset: String(r.offset), key: r.key, value: r.value }));
     const chain = `${sourceOfTopic(first.topic).name}:${first.partition}`;
     const run = (chains.get(chain) ?? Promise.resolve()).then(() =>
       runBatch(ctx, first.topic, first.partition, parseRecords(first.topic, kafkaRecords)),
@@ -80,18 +62,20 @@ export async function recompute(source: AsyncIterable<SourceRecord>, o: Recomput
     run.then(done, done);
     if (running.size >= CONCURRENT_BATCHES) await Promise.race(running);
   };
-  for await (const r of source) {
-    const tp = partitionField(r.topic, r.partition);
-    let buffer = buffers.get(tp);
-    if (!buffer) {
-      buffer = [];
-      buffers.set(tp, buffer);
-    }
-    buffer.push(r);
-    total++;
-    if (buffer.length >= BATCH) {
-      await flush(tp);
-      o.onProgress?.(total);
+  for await (const records of source.batches()) {
+    for (const r of records) {
+      const tp = partitionField(r.topic, r.partition);
+      let buffer = buffers.get(tp);
+      if (!buffer) {
+        buffer = [];
+        buffers.set(tp, buffer);
+      }
+      buffer.push(r);
+      total++;
+      if (buffer.length >= BATCH) {
+        await flush(tp);
+        o.onProgress?.(total);
+      }
     }
   }
   for (const tp of buffers.keys()) await flush(tp);

@@ -7,10 +7,11 @@ import { incompleteThrough, readMetricStates, type StoredMetric } from "../../co
 import type { BatchContext } from "../batchRunner.ts";
 import { LuaScript } from "../luaScript.ts";
 import { scanKeys, zsetOf } from "./diff.ts";
-import { recompute, type SourceRecord } from "./recompute.ts";
-import type { UpTo } from "./sources.ts";
+import { recompute } from "./recompute.ts";
+import type { RecordSource, UpTo } from "./sources.ts";
 
 // Repair and backfill: the correcting half of the lambda architecture, on one link, while the others serve.
+// 0. Open the link's input (a Kafka consumer joins its group: seconds) while the link still runs.
 // 1. Pause the link's processors at a batch boundary: a flag in the link's Redis that applyBatch.lua and
 //    closeMinutes.lua refuse to write under (it expires unless the repair keeps renewing it).
 // 2. Read the offsets stored now and recompute from the link's own input up to exactly those offsets, with the
@@ -61,8 +62,11 @@ export interface RepairOptions {
   link: Redis;
   /** An empty database the recompute owns (it is flushed first); not the link's own. */
   scratch: Redis;
-  /** The link's input up to exactly the given offsets (its Kafka, or an archive). */
-  input: (upTo: UpTo) => AsyncIterable<SourceRecord>;
+  /**
+   * The link's input up to exactly the given offsets (its Kafka, or an archive): opened before the pause, the
+   * offsets known once the link is paused.
+   */
+  input: (upTo: Promise<UpTo>) => RecordSource;
   tables: BatchContext["tables"];
   /** Who holds the pause, and why (written into the flag, where processors log it). */
   holder: { by: string; reason: string };
@@ -84,6 +88,32 @@ export async function repairLink(o: RepairOptions): Promise<RepairSummary> {
       "the link's Redis has no processor metadata (os:meta): has a processor run on it?",
     );
   const clock = new BusinessClock(meta.timeZone);
+  let offsetsRead = (_: UpTo) => {};
+  let notRead = (_: Error) => {};
+  const source = o.input(
+    new Promise<UpTo>((resolve, reject) => {
+      offsetsRead = resolve;
+      notRead = reject;
+    }),
+  );
+  try {
+    await source.ready;
+    return await repairPaused(o, meta, clock, source, offsetsRead);
+  } finally {
+    // A repair that stopped before reading lets the source go (after a read both are no-ops).
+    notRead(new RepairFailed("the repair stopped before reading its input"));
+    await source.close();
+  }
+}
+
+/** The repair from the pause on, reading `source` once the offsets it stops at are known. */
+async function repairPaused(
+  o: RepairOptions,
+  meta: Record<string, string>,
+  clock: BusinessClock,
+  source: RecordSource,
+  offsetsRead: (upTo: UpTo) => void,
+): Promise<RepairSummary> {
   const token = JSON.stringify({ ...o.holder, at: new Date().toISOString(), id: randomUUID() });
   await stage(o, "pausing");
   const pausedAt = Date.now();
@@ -107,7 +137,8 @@ export async function repairLink(o: RepairOptions): Promise<RepairSummary> {
     };
     await stage(o, "recomputing");
     const started = performance.now();
-    const recomputed = await recompute(o.input(new Map(Object.entries(offsets))), {
+    offsetsRead(new Map(Object.entries(offsets)));
+    const recomputed = await recompute(source, {
       scratch: o.scratch,
       tables: o.tables,
       clock,
@@ -197,56 +228,81 @@ async function planRewrite(
   closedThrough: number,
 ): Promise<Rewrite> {
   const selected = new Set(metrics);
-  const out: Rewrite = { ops: [], changes: [] };
+  const parts: Rewrite[] = [];
   // os:d:<date>:<metric>:<dim>, os:hll:d:<date>:<metric>:…, os:hll:m:<date>:<HHMM>:<metric>:…
-  const wholeKeys: [string, number][] = [
-    ["os:d:*", 3],
-    ["os:hll:d:*", 4],
-    ["os:hll:m:*", 5],
+  // Each with the type the processor writes (common/keys.ts): what a key holds is compared as that type first.
+  const wholeKeys: [string, number, WholeType][] = [
+    ["os:d:*", 3, "zset"],
+    ["os:hll:d:*", 4, "string"],
+    ["os:hll:m:*", 5, "string"],
   ];
-  for (const [pattern, metricAt] of wholeKeys) {
-    const found = await bothScans(o, pattern);
-    for (const key of found) if (selected.has(key.split(":")[metricAt] ?? "")) await compareKey(o, key, out);
+  for (const [pattern, metricAt, type] of wholeKeys) {
+    const found = (await bothScans(o, pattern)).filter((key) => selected.has(key.split(":")[metricAt] ?? ""));
+    parts.push(...(await sideBySide(found, (key) => compareKey(o, key, type))));
   }
   // Minutes and late contributions: HASH per day or minute, field "<metric>|<dim>|<key>".
   for (const pattern of ["os:m:*", "os:late:*"])
-    for (const key of await bothScans(o, pattern))
-      await compareFields(o, key, (f) => selected.has(f.split("|")[0] ?? ""), out);
-  for (const key of await bothScans(o, "os:digest:*")) {
-    const date = key.split(":")[2] as string;
-    await compareFields(
-      o,
-      key,
-      (f) => {
+    parts.push(
+      ...(await sideBySide(await bothScans(o, pattern), (key) =>
+        compareFields(o, key, (f) => selected.has(f.split("|")[0] ?? "")),
+      )),
+    );
+  parts.push(
+    ...(await sideBySide(await bothScans(o, "os:digest:*"), (key) => {
+      const date = key.split(":")[2] as string;
+      return compareFields(o, key, (f) => {
         const [hhmm, metric] = f.split("|");
         return selected.has(metric ?? "") && clock.instantOf(date, hhmm as string) + 60_000 <= closedThrough;
-      },
-      out,
-    );
-  }
-  if (o.mode === "repair") await compareFields(o, keys.counters, (f) => !f.startsWith("data_loss:"), out);
+      });
+    })),
+  );
+  if (o.mode === "repair")
+    parts.push(await compareFields(o, keys.counters, (f) => !f.startsWith("data_loss:")));
+  return { ops: parts.flatMap((p) => p.ops), changes: parts.flatMap((p) => p.changes) };
+}
+
+/** Keys compared at once: each takes a few round trips to both servers, so one at a time waits on latency. */
+const KEYS_AT_ONCE = 64;
+
+/** `compare` over every key, KEYS_AT_ONCE at a time; the results in the keys' order. */
+async function sideBySide(
+  keys: readonly string[],
+  compare: (key: string) => Promise<Rewrite>,
+): Promise<Rewrite[]> {
+  const out: Rewrite[] = [];
+  for (let i = 0; i < keys.length; i += KEYS_AT_ONCE)
+    out.push(...(await Promise.all(keys.slice(i, i + KEYS_AT_ONCE).map(compare))));
   return out;
 }
 
 async function bothScans(o: RepairOptions, pattern: string): Promise<string[]> {
-  return [...new Set([...(await scanKeys(o.link, pattern)), ...(await scanKeys(o.scratch, pattern))])].sort();
+  const [a, b] = await Promise.all([scanKeys(o.link, pattern), scanKeys(o.scratch, pattern)]);
+  return [...new Set([...a, ...b])].sort();
 }
 
 /** A whole key: rewritten from the recompute's DUMP (keeping the link's expiry), or deleted. */
-async function compareKey(o: RepairOptions, key: string, out: Rewrite): Promise<void> {
-  const [linkValue, recomputed] = await Promise.all([o.link.dumpBuffer(key), o.scratch.dumpBuffer(key)]);
-  if (recomputed === null) {
-    if (linkValue === null) return;
+type WholeType = "zset" | "string";
+
+async function compareKey(o: RepairOptions, key: string, expected: WholeType): Promise<Rewrite> {
+  const out: Rewrite = { ops: [], changes: [] };
+  // Most keys are equal: two reads say so. A key of another type on either side fails them (WRONGTYPE) and
+  // is looked at closely below, as is one that differs or that either side lacks.
+  if (await sameContent(o, key, expected).catch(() => false)) return out;
+  const [linkType, type] = await Promise.all([o.link.type(key), o.scratch.type(key)]);
+  if (type === "none") {
+    if (linkType === "none") return out;
     out.ops.push(["del", key, "", ""]);
     out.changes.push({ key, field: "", link: await render(o.link, key), recompute: null });
-    return;
+    return out;
   }
-  if (linkValue !== null && (await sameContent(o, key))) return;
-  const ttl = await o.link.pttl(key);
-  const scratchTtl = await o.scratch.pttl(key);
-  out.ops.push(["restore", key, String(ttl > 0 ? ttl : Math.max(0, scratchTtl)), recomputed]);
-  const type = await o.scratch.type(key);
-  if (type === "zset") {
+  if (linkType === type && (await sameContent(o, key, type))) return out;
+  const [recomputed, ttl, scratchTtl] = await Promise.all([
+    o.scratch.dumpBuffer(key),
+    o.link.pttl(key),
+    o.scratch.pttl(key),
+  ]);
+  out.ops.push(["restore", key, String(ttl > 0 ? ttl : Math.max(0, scratchTtl)), recomputed as Buffer]);
+  if (type === "zset" && linkType === type) {
     const [a, b] = await Promise.all([zsetOf(o.link, key), zsetOf(o.scratch, key)]);
     for (const member of new Set([...a.keys(), ...b.keys()]))
       if (a.get(member) !== b.get(member))
@@ -263,16 +319,17 @@ async function compareKey(o: RepairOptions, key: string, out: Rewrite): Promise<
       link: await render(o.link, key),
       recompute: await render(o.scratch, key),
     });
+  return out;
 }
 
 /** DUMP payloads also encode the representation (listpack or skiplist): compare what the key holds. */
-async function sameContent(o: RepairOptions, key: string): Promise<boolean> {
-  const type = await o.scratch.type(key);
+async function sameContent(o: RepairOptions, key: string, type: string): Promise<boolean> {
   if (type === "zset") {
     const [a, b] = await Promise.all([
       o.link.zrange(key, "0", "-1", "WITHSCORES"),
       o.scratch.zrange(key, "0", "-1", "WITHSCORES"),
     ]);
+    // Redis keeps no empty sorted set: two empty reads are a key neither side has.
     return a.join("\n") === b.join("\n");
   }
   const [a, b] = await Promise.all([o.link.getBuffer(key), o.scratch.getBuffer(key)]);
@@ -291,8 +348,8 @@ async function compareFields(
   o: RepairOptions,
   key: string,
   wanted: (field: string) => boolean,
-  out: Rewrite,
-): Promise<void> {
+): Promise<Rewrite> {
+  const out: Rewrite = { ops: [], changes: [] };
   const [a, b] = await Promise.all([o.link.hgetall(key), o.scratch.hgetall(key)]);
   for (const field of new Set([...Object.keys(a), ...Object.keys(b)])) {
     if (!wanted(field) || a[field] === b[field]) continue;
@@ -300,6 +357,7 @@ async function compareFields(
     out.ops.push(recomputed === undefined ? ["hdel", key, field, ""] : ["hset", key, field, recomputed]);
     out.changes.push({ key, field, link: a[field] ?? null, recompute: recomputed ?? null });
   }
+  return out;
 }
 
 /** The backfilled metrics' state: computed from the link's first record, so complete on every day. */
