@@ -67,9 +67,11 @@ export async function runBatch(
     const applied = await ctx.store.apply(topic, partition, plan, snapshot, ctx.keyTtlSeconds);
     if (applied.applied) return { result: "applied", plan };
     if (applied.field === "paused") {
-      // A repair holds the link at this batch boundary: wait, then plan the batch again from what it left.
+      // A repair holds the link at this batch boundary: wait until it lets go (one GET a look, so a waiting
+      // batch takes no CPU from the repair), then plan the batch again from what it left.
       ctx.onPaused?.(applied.current);
-      await new Promise((resolve) => setTimeout(resolve, PAUSED_RETRY_MS));
+      do await new Promise((resolve) => setTimeout(resolve, PAUSED_RETRY_MS));
+      while ((await ctx.store.pausedBy()) !== null);
       continue;
     }
     attempt++;

@@ -99,6 +99,11 @@ export class LinkStore {
     return { started: names(result[1]), paused: names(result[2]) };
   }
 
+  /** Who holds the link paused (a repair's token), or null when nothing does. */
+  async pausedBy(): Promise<string | null> {
+    return this.redis.get(keys.pause);
+  }
+
   async storedOffset(topic: string, partition: number): Promise<number | null> {
     const v = await this.redis.hget(keys.offsets, partitionField(topic, partition));
     return v === null ? null : Number(v);
