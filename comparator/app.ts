@@ -8,6 +8,7 @@ import Fastify, {
 } from "fastify";
 import type { Registry } from "prom-client";
 import { AuthThrottle } from "../common/adminAuth.ts";
+import { type ConsulAddress, consulAddressText } from "../common/consul.ts";
 import { fastifyTimeouts } from "../common/httpTimeouts.ts";
 import type { LinkAddress } from "../common/links.ts";
 import type { Logger } from "../common/logger.ts";
@@ -50,7 +51,7 @@ const CONSUL_TIMEOUT_MS = 2_000;
 export async function buildComparator(opts: ComparatorOptions): Promise<BuiltComparator> {
   const { config, log } = opts;
   const registry = opts.registry ?? createMetricsRegistry("comparator", { replica: config.comparatorId });
-  const consul = consulClient(config.consulAddr, config.consulToken);
+  const consul = consulClient(config.consul, config.consulToken);
   const metrics = comparatorMetrics(registry, config.links);
   let url = "";
   const comparator = new Comparator({
@@ -72,7 +73,7 @@ export async function buildComparator(opts: ComparatorOptions): Promise<BuiltCom
   const repairs = new Repairs(
     opts.links,
     {
-      consulAddr: config.consulAddr,
+      consulAddr: consulAddressText(config.consul),
       consulToken: config.consulToken,
       auditFile: config.auditFile,
       categoryFile: config.categoryFile,
@@ -110,14 +111,8 @@ export async function buildComparator(opts: ComparatorOptions): Promise<BuiltCom
   };
 }
 
-export function consulClient(addr: string, token: string): Consul {
-  const url = new URL(addr.includes("://") ? addr : `http://${addr}`);
+export function consulClient(addr: ConsulAddress, token: string): Consul {
   // The client's typings leave out `timeout`, which it honours as a default for every call.
   const defaults = { timeout: CONSUL_TIMEOUT_MS, ...(token ? { token } : {}) };
-  return new Consul({
-    host: url.hostname,
-    port: Number(url.port),
-    secure: url.protocol === "https:",
-    defaults,
-  });
+  return new Consul({ ...addr, defaults });
 }

@@ -1,4 +1,3 @@
-import { BusinessClock } from "../common/businessTime.ts";
 import { ConfigError, describeConfig } from "../common/config.ts";
 import { loadLinkAddresses } from "../common/links.ts";
 import { createLogger } from "../common/logger.ts";
@@ -28,10 +27,9 @@ let config: ReturnType<typeof loadComparatorConfig>;
 let links: ReturnType<typeof loadLinkAddresses>;
 try {
   config = loadComparatorConfig();
-  BusinessClock.validate(config.timeZone);
   links = loadLinkAddresses(config.links, { kafka: true, redis: true });
 } catch (err) {
-  exit(1, err instanceof ConfigError ? err.message : `TIME_ZONE: ${(err as Error).message}`);
+  exit(1, err instanceof ConfigError ? err.message : String(err));
 }
 
 const tracing = startTracing("oneservice-comparator");

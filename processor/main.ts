@@ -1,7 +1,6 @@
 import Fastify from "fastify";
 import { Redis } from "ioredis";
 import { Kafka, logLevel } from "kafkajs";
-import { BusinessClock } from "../common/businessTime.ts";
 import { ConfigError, describeConfig, loadConfig } from "../common/config.ts";
 import { createLogger } from "../common/logger.ts";
 import { opsRoutes } from "../common/opsRoutes.ts";
@@ -27,9 +26,8 @@ if (process.argv.includes("--help")) {
 let config: ReturnType<typeof loadConfig<typeof processorSettings>>;
 try {
   config = loadConfig(processorSettings);
-  BusinessClock.validate(config.timeZone);
 } catch (err) {
-  exit(1, err instanceof ConfigError ? err.message : `TIME_ZONE: ${(err as Error).message}`);
+  exit(1, err instanceof ConfigError ? err.message : String(err));
 }
 
 const tracing = startTracing("oneservice-processor");

@@ -1,5 +1,6 @@
-import { duration, int, list, loadConfig, num, type Setting, str } from "../../common/config.ts";
-import { LINK_ID, loadLinkAddresses } from "../../common/links.ts";
+import { duration, int, loadConfig, num, type Setting, str } from "../../common/config.ts";
+import { loadLinkAddresses } from "../../common/links.ts";
+import { kafkaPartitionsSetting, linksSetting } from "../../common/sharedSettings.ts";
 import type { GeneratorOptions } from "./run.ts";
 
 // Every setting of the traffic generator (devstack/generator/main.ts). `npx tsx devstack/generator/main.ts
@@ -21,14 +22,8 @@ function startTime(s: { env: string; doc: string }): Setting<number | null> {
 const fraction = (env: string, def: number, doc: string) => num({ env, default: def, min: 0, max: 1, doc });
 
 export const generatorSettings = {
-  links: list({ env: "LINKS", default: ["a", "b", "c"], item: LINK_ID, doc: "ids of the links to feed" }),
-  partitions: int({
-    env: "KAFKA_PARTITIONS",
-    default: 8,
-    min: 1,
-    max: 1000,
-    doc: "partitions of every input topic; must equal the topics' partition count in every link's Kafka",
-  }),
+  links: linksSetting,
+  partitions: kafkaPartitionsSetting,
   seed: str({ env: "GENERATOR_SEED", default: "oneservice", doc: "seed of the event model and dimensions" }),
   rate: num({
     env: "GENERATOR_RATE",

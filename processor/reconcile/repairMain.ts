@@ -1,6 +1,7 @@
 import { userInfo } from "node:os";
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
+import { parseConsulAddress } from "../../common/consul.ts";
 import { loadLinkAddresses } from "../../common/links.ts";
 import { createLogger } from "../../common/logger.ts";
 import { CONSUL_KEYS, type RoutingDocument } from "../../common/routing.ts";
@@ -84,7 +85,7 @@ async function addressOf(id: string): Promise<{ redisUrl: string; brokers: strin
 
 const log = createLogger("repair", { link: linkId });
 const address = await addressOf(linkId);
-const consul = consulClient(address.consulAddr, process.env.CONSUL_HTTP_TOKEN ?? "");
+const consul = consulClient(parseConsulAddress(address.consulAddr), process.env.CONSUL_HTTP_TOKEN ?? "");
 const audit = new AuditLog(
   consul,
   process.env.AUDIT_FILE || ".devstack/comparator/audit.jsonl",
