@@ -1,7 +1,8 @@
-import { type Setting, str } from "./config.ts";
+import Consul from "consul";
+import { duration, type Setting, str } from "./config.ts";
 
-// How a service finds Consul, read the way Consul's own tools read it: CONSUL_HTTP_ADDR is host:port or
-// http(s)://host:port, CONSUL_HTTP_TOKEN the ACL token.
+// How a service finds and calls Consul. CONSUL_HTTP_ADDR is read the way Consul's own tools read it (host:port
+// or http(s)://host:port), CONSUL_HTTP_TOKEN is the ACL token, and every client is built by `consulClient`.
 
 export interface ConsulAddress {
   host: string;
@@ -39,4 +40,27 @@ export const consulSettings = {
     shownDefault: "(empty: no token)",
     doc: "Consul ACL token sent with every call.",
   }),
+  consulTimeoutMs: duration({
+    env: "CONSUL_TIMEOUT",
+    default: 2_000,
+    shownDefault: "2s",
+    min: 100,
+    doc: "Bound on a Consul call (a blocking watch sets its own, just above its wait): the leader lock's renewals, routing writes, audit, acknowledgements. Under a third of COMPARATOR_SESSION_TTL, so a hung renewal fails before the session lapses.",
+  }),
 };
+
+/** The papi client under `consul` honours `timeout` for every call that sets none; its typings leave it out. */
+type ClientOptions = ConstructorParameters<typeof Consul>[0] & { timeout: number };
+
+export function consulClient(c: {
+  consul: ConsulAddress;
+  consulToken: string;
+  consulTimeoutMs: number;
+}): Consul {
+  const options: ClientOptions = {
+    ...c.consul,
+    defaults: c.consulToken ? { token: c.consulToken } : {},
+    timeout: c.consulTimeoutMs,
+  };
+  return new Consul(options);
+}

@@ -1,5 +1,4 @@
 import type { Tracer } from "@opentelemetry/api";
-import Consul from "consul";
 import Fastify, {
   type FastifyInstance,
   type RawReplyDefaultExpression,
@@ -8,7 +7,7 @@ import Fastify, {
 } from "fastify";
 import type { Registry } from "prom-client";
 import { AuthThrottle } from "../common/adminAuth.ts";
-import { type ConsulAddress, consulAddressText } from "../common/consul.ts";
+import { consulAddressText, consulClient } from "../common/consul.ts";
 import { fastifyTimeouts } from "../common/httpTimeouts.ts";
 import type { LinkAddress } from "../common/links.ts";
 import type { Logger } from "../common/logger.ts";
@@ -46,12 +45,10 @@ export interface BuiltComparator {
   close(): Promise<void>;
 }
 
-const CONSUL_TIMEOUT_MS = 2_000;
-
 export async function buildComparator(opts: ComparatorOptions): Promise<BuiltComparator> {
   const { config, log } = opts;
   const registry = opts.registry ?? createMetricsRegistry("comparator", { replica: config.comparatorId });
-  const consul = consulClient(config.consul, config.consulToken);
+  const consul = consulClient(config);
   const metrics = comparatorMetrics(registry, config.links);
   let url = "";
   const comparator = new Comparator({
@@ -109,10 +106,4 @@ export async function buildComparator(opts: ComparatorOptions): Promise<BuiltCom
       consul.destroy();
     },
   };
-}
-
-export function consulClient(addr: ConsulAddress, token: string): Consul {
-  // The client's typings leave out `timeout`, which it honours as a default for every call.
-  const defaults = { timeout: CONSUL_TIMEOUT_MS, ...(token ? { token } : {}) };
-  return new Consul({ ...addr, defaults });
 }

@@ -1,10 +1,10 @@
 import { readFileSync } from "node:fs";
 import { type Tracer, trace } from "@opentelemetry/api";
-import Consul from "consul";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
 import type { Registry } from "prom-client";
 import { AuthThrottle } from "../common/adminAuth.ts";
 import { BusinessClock } from "../common/businessTime.ts";
+import { consulClient } from "../common/consul.ts";
 import { fastifyTimeouts } from "../common/httpTimeouts.ts";
 import type { Logger } from "../common/logger.ts";
 import { opsRoutes } from "../common/opsRoutes.ts";
@@ -45,8 +45,6 @@ export interface GatewayDeps {
   consulRetry?: { factorMs: number; maxMs: number };
 }
 
-const CONSUL_CALL_TIMEOUT_MS = 5_000;
-
 const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
   version: string;
 };
@@ -59,15 +57,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   const metrics = gatewayMetrics(registry, config.links);
   const clock = new BusinessClock(config.timeZone);
 
-  const consul = new Consul({
-    host: config.consul.host,
-    port: config.consul.port,
-    secure: config.consul.secure,
-    defaults: config.consulToken ? { token: config.consulToken } : {},
-    // A bound on acknowledgements and session renewals (watches set their own, above their wait); the
-    // client takes it though its type does not say so.
-    timeout: CONSUL_CALL_TIMEOUT_MS,
-  } as ConstructorParameters<typeof Consul>[0]);
+  const consul = consulClient(config);
   const routing = new RoutingWatcher({
     consul,
     links: config.links,

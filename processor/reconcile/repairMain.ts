@@ -1,11 +1,11 @@
 import { userInfo } from "node:os";
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
-import { parseConsulAddress } from "../../common/consul.ts";
+import { loadConfig } from "../../common/config.ts";
+import { consulClient, consulSettings } from "../../common/consul.ts";
 import { loadLinkAddresses } from "../../common/links.ts";
 import { createLogger } from "../../common/logger.ts";
 import { CONSUL_KEYS, type RoutingDocument } from "../../common/routing.ts";
-import { consulClient } from "../../comparator/app.ts";
 import { AuditLog } from "../../comparator/audit.ts";
 import { readStackFile } from "../../devstack/supervisor/stackFile.ts";
 import { CategoryIndustry, SellerTiers } from "../dimensions.ts";
@@ -85,7 +85,9 @@ async function addressOf(id: string): Promise<{ redisUrl: string; brokers: strin
 
 const log = createLogger("repair", { link: linkId });
 const address = await addressOf(linkId);
-const consul = consulClient(parseConsulAddress(address.consulAddr), process.env.CONSUL_HTTP_TOKEN ?? "");
+const consul = consulClient(
+  loadConfig(consulSettings, { ...process.env, CONSUL_HTTP_ADDR: address.consulAddr }),
+);
 const audit = new AuditLog(
   consul,
   process.env.AUDIT_FILE || ".devstack/comparator/audit.jsonl",
