@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from "fastify";
 import type { Comparator } from "../comparator.ts";
-import { LIVE_METRICS } from "../judge.ts";
+import { LIVE_METRICS } from "../observation.ts";
 import type { Repairs } from "../repairs.ts";
 import { repairStatusSchema } from "./repairs.ts";
 import { linkViewSchema } from "./schemas.ts";
