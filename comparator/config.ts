@@ -132,10 +132,10 @@ export const comparatorSettings = {
   }),
 };
 
+export type ComparatorConfig = ConfigOf<typeof comparatorSettings>;
+
 /** Parses and validates every setting, the credentials against where the comparator listens included. */
-export function loadComparatorConfig(
-  env: NodeJS.ProcessEnv = process.env,
-): ConfigOf<typeof comparatorSettings> {
+export function loadComparatorConfig(env: NodeJS.ProcessEnv = process.env): ComparatorConfig {
   const config = loadConfig(comparatorSettings, env);
   const credentials = credentialProblems({
     host: config.host,

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import { type AuthThrottle, adminAuth } from "../../common/adminAuth.ts";
-import type { Comparator, OperatorOutcome, OperatorRequest } from "../comparator.ts";
+import type { Comparator } from "../comparator.ts";
+import type { OperatorOutcome, OperatorRequest } from "../operatorCommands.ts";
 import type { Repairs } from "../repairs.ts";
 import { repairStartRoutes } from "./repairs.ts";
 import { auditRecordSchema, errorSchema, routingDocumentSchema } from "./schemas.ts";
