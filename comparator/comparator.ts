@@ -5,6 +5,7 @@ import { BusinessClock } from "../common/businessTime.ts";
 import type { LinkAddress } from "../common/links.ts";
 import type { Logger } from "../common/logger.ts";
 import { CONSUL_KEYS } from "../common/routing.ts";
+import { SerialQueue } from "../common/serialQueue.ts";
 import { AuditLog } from "./audit.ts";
 import { AutoFailover } from "./autoFailover.ts";
 import type { ComparatorConfig } from "./config.ts";
@@ -44,7 +45,7 @@ export class Comparator {
   private readonly probeLoop: ProbeLoop;
   private readonly autoFailover: AutoFailover;
   private readonly gaps = new GapHistory();
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly queue = new SerialQueue();
 
   constructor(d: ComparatorDeps) {
     const c = d.config;
@@ -116,7 +117,7 @@ export class Comparator {
 
   /** One probe of every link, its judgement and, on the leader, its decision. */
   tick(): Promise<void> {
-    return this.serialized(async () => {
+    return this.queue.run(async () => {
       const changes = await this.probeLoop.probe();
       const now = this.r.known.probedAt;
       this.gaps.sample(now, this.r.known.judgements);
@@ -156,7 +157,7 @@ export class Comparator {
 
   async close(): Promise<void> {
     this.probeLoop.stop();
-    await this.queue;
+    await this.queue.idle();
     await this.leader.stop();
     await Promise.all(this.r.probes.map((p) => p.close()));
   }
@@ -174,12 +175,6 @@ export class Comparator {
   }
 
   private command(op: OperatorOp, req: OperatorRequest): Promise<OperatorOutcome> {
-    return this.serialized(() => operate(this.r, op, req));
-  }
-
-  private serialized<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.queue.then(fn, fn);
-    this.queue = next.catch(() => {});
-    return next;
+    return this.queue.run(() => operate(this.r, op, req));
   }
 }
