@@ -8,6 +8,7 @@ import Fastify, {
 import type { Registry } from "prom-client";
 import { AuthThrottle } from "../common/adminAuth.ts";
 import { consulAddressText, consulClient } from "../common/consul.ts";
+import { errorHandler, notFoundHandler } from "../common/httpErrors.ts";
 import { fastifyTimeouts } from "../common/httpTimeouts.ts";
 import type { LinkAddress } from "../common/links.ts";
 import type { Logger } from "../common/logger.ts";
@@ -63,6 +64,8 @@ export async function buildComparator(opts: ComparatorOptions): Promise<BuiltCom
   });
 
   const app = Fastify({ loggerInstance: log.child({ part: "http" }), ...fastifyTimeouts(config) });
+  app.setErrorHandler(errorHandler(log));
+  app.setNotFoundHandler(notFoundHandler);
   installStrictInput(app);
   await app.register(opsRoutes, {
     registry,

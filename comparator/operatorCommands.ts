@@ -1,3 +1,4 @@
+import type { ErrorCode } from "../common/httpErrors.ts";
 import type { RoutingDocument } from "../common/routing.ts";
 import type { AuditRecord, DecisionKind } from "./audit.ts";
 import { nextRouting, standbyOrder, unhealthyTarget } from "./decide.ts";
@@ -27,8 +28,7 @@ export type OperatorOutcome =
   | { ok: true; routing: RoutingDocument; audit: AuditRecord }
   | {
       ok: false;
-      status: 409 | 503;
-      error: string;
+      code: ErrorCode;
       message: string;
       evidence?: Record<string, unknown>;
       leader?: LeaderInfo | null;
@@ -41,13 +41,12 @@ export async function operate(r: Replica, op: OperatorOp, req: OperatorRequest):
     snapshot = await r.routingStore.read();
   } catch (err) {
     consulFailed(r, "read_routing", err);
-    return { ok: false, status: 503, error: "consul_unavailable", message: (err as Error).message };
+    return { ok: false, code: "consul_unavailable", message: (err as Error).message };
   }
   if (op === "replace" && snapshot.doc) {
     return {
       ok: false,
-      status: 409,
-      error: "routing_usable",
+      code: "routing_usable",
       message: "the routing document is usable: change it with /v1/failover, /v1/pin or /v1/unpin",
     };
   }
@@ -55,8 +54,7 @@ export async function operate(r: Replica, op: OperatorOp, req: OperatorRequest):
   if (!current) {
     return {
       ok: false,
-      status: 503,
-      error: "routing_unavailable",
+      code: "routing_unavailable",
       message: snapshot.problem
         ? `the routing document in Consul is unusable (${snapshot.problem}); replace it with POST /v1/routing/replace`
         : "no routing document yet: the comparator creates it at its first probe",
@@ -71,7 +69,7 @@ export async function operate(r: Replica, op: OperatorOp, req: OperatorRequest):
         : op === "unpin" && current.mode === "auto"
           ? "the routing is not pinned"
           : null;
-  if (conflict) return { ok: false, status: 409, error: "no_change", message: conflict };
+  if (conflict) return { ok: false, code: "no_change", message: conflict };
 
   const target = r.known.judgements.find((j) => j.link === to) as LinkJudgement;
   const unhealthy = op === "unpin" ? null : unhealthyTarget(target);
@@ -87,8 +85,7 @@ export async function operate(r: Replica, op: OperatorOp, req: OperatorRequest):
     });
     return {
       ok: false,
-      status: 409,
-      error: "target_not_healthy",
+      code: "target_not_healthy",
       message: `link ${to} is ${unhealthy.state}; send force: true to override (break-glass, recorded as such)`,
       evidence: { ...unhealthy, audit: audit.id },
     };
@@ -129,13 +126,12 @@ export async function operate(r: Replica, op: OperatorOp, req: OperatorRequest):
     written = await r.routingStore.write(next, snapshot.modifyIndex, r.audit.consulOp(record));
   } catch (err) {
     consulFailed(r, "write_routing", err);
-    return { ok: false, status: 503, error: "consul_unavailable", message: (err as Error).message };
+    return { ok: false, code: "consul_unavailable", message: (err as Error).message };
   }
   if (!written) {
     return {
       ok: false,
-      status: 409,
-      error: "routing_changed",
+      code: "routing_changed",
       message: "the routing changed while this request was checked; look at it again and retry",
     };
   }
@@ -147,8 +143,7 @@ async function notLeader(r: Replica): Promise<OperatorOutcome> {
   const holder = await leaderHolder(r);
   return {
     ok: false,
-    status: 503,
-    error: "not_leader",
+    code: "not_leader",
     message: holder
       ? `this replica does not write routing; the leader is ${holder.id} at ${holder.url}`
       : "no replica holds the leader lock right now; retry in a few seconds",

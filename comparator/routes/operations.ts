@@ -1,10 +1,11 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import { type AuthThrottle, adminAuth } from "../../common/adminAuth.ts";
+import { errorBody, errorSchema } from "../../common/httpErrors.ts";
 import type { Comparator } from "../comparator.ts";
 import type { OperatorOutcome, OperatorRequest } from "../operatorCommands.ts";
 import type { Repairs } from "../repairs.ts";
 import { repairStartRoutes } from "./repairs.ts";
-import { auditRecordSchema, errorSchema, routingDocumentSchema } from "./schemas.ts";
+import { auditRecordSchema, routingDocumentSchema } from "./schemas.ts";
 
 // What an operator can do: fail over, pin, unpin, replace an unusable routing document. Each needs the admin token, a reason and the operator's name
 // (the audit record's "who"); a target that is not healthy is refused with the evidence unless `force` is
@@ -62,8 +63,12 @@ export const operationsRoutes: FastifyPluginAsync<OperationsOptions> = async (ap
         client: { ip: req.ip, userAgent: req.headers["user-agent"] ?? "" },
       });
       if (outcome.ok) return { routing: outcome.routing, audit: outcome.audit };
-      const { status, ...error } = outcome;
-      return reply.code(status).send(error);
+      const { code, message, evidence, leader } = outcome;
+      const body = errorBody(code, message, {
+        ...(evidence ? { evidence } : {}),
+        ...(leader !== undefined ? { leader } : {}),
+      });
+      return reply.code(body.statusCode).send(body);
     };
 
   app.post<{ Body: Body }>(

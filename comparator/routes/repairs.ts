@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from "fastify";
+import { errorBody, errorSchema } from "../../common/httpErrors.ts";
 import type { Repairs } from "../repairs.ts";
-import { errorSchema } from "./schemas.ts";
 
 // Repair and backfill of one link (POST, with the admin token: registered inside the operations routes) and
 // their progress (GET, public like /v1/links). The repair itself is `npm run repair`: comparator/repairs.ts.
@@ -61,7 +61,7 @@ export const repairStartRoutes: FastifyPluginAsync<{ repairs: Repairs; links: re
       if (!status)
         return reply
           .code(409)
-          .send({ error: "repair_running", message: `a repair of link ${req.params.id} is running` });
+          .send(errorBody("repair_running", `a repair of link ${req.params.id} is running`));
       return reply.code(202).send(status);
     },
   );

@@ -40,19 +40,6 @@ export const auditRecordSchema = {
   },
 } as const;
 
-export const errorSchema = {
-  type: "object",
-  required: ["error", "message"],
-  properties: {
-    statusCode: { type: "integer" },
-    error: { type: "string" },
-    message: { type: "string" },
-    field: { type: "string" },
-    evidence: openObject,
-    leader: { type: ["object", "null"], additionalProperties: true },
-  },
-} as const;
-
 const findingSchema = {
   type: "object",
   required: ["rule", "detail", "evidence"],

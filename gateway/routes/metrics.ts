@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync, FastifyReply, FastifySchema } from "fastify";
-import { errorResponses } from "../httpErrors.ts";
+import { errorResponses } from "../../common/httpErrors.ts";
 import type { Served, ValueResult } from "../metricReader.ts";
 import { paramSchemas, seriesCost, seriesQuery, topQuery, type ValueInput, valueQuery } from "../params.ts";
 import {

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from "fastify";
-import { errorResponses } from "../httpErrors.ts";
+import { errorResponses } from "../../common/httpErrors.ts";
 import { paramSchemas, type ValueInput, valueQuery } from "../params.ts";
 import { valueProperties } from "./metrics.ts";
 import { apiKeySecurity, type DataRouteOptions, servedProperties, setServedHeaders } from "./served.ts";

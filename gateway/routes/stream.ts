@@ -1,7 +1,7 @@
 import { PassThrough } from "node:stream";
 import type { FastifyPluginAsync } from "fastify";
+import { ApiError, errorResponses } from "../../common/httpErrors.ts";
 import type { Logger } from "../../common/logger.ts";
-import { ApiError, errorResponses } from "../httpErrors.ts";
 import type { MetricReader } from "../metricReader.ts";
 import type { GatewayMetrics } from "../metrics.ts";
 import { checkDim, metricView, seriesQuery, topQuery, valueQuery } from "../params.ts";
@@ -50,16 +50,22 @@ function subscription(q: StreamQuery): Subscription {
   });
   const series = list(q.series);
   if (metrics.length + top.length + series.length === 0) {
-    throw new ApiError(400, "metrics, top or series must name something to stream", "metrics");
+    throw new ApiError("invalid_request", "metrics, top or series must name something to stream", "metrics");
   }
-  if (metrics.length > MAX_METRICS) throw new ApiError(400, `at most ${MAX_METRICS} metrics`, "metrics");
-  if (top.length > MAX_LISTS) throw new ApiError(400, `at most ${MAX_LISTS} top lists`, "top");
-  if (series.length > MAX_LISTS) throw new ApiError(400, `at most ${MAX_LISTS} series`, "series");
+  if (metrics.length > MAX_METRICS)
+    throw new ApiError("invalid_request", `at most ${MAX_METRICS} metrics`, "metrics");
+  if (top.length > MAX_LISTS) throw new ApiError("invalid_request", `at most ${MAX_LISTS} top lists`, "top");
+  if (series.length > MAX_LISTS)
+    throw new ApiError("invalid_request", `at most ${MAX_LISTS} series`, "series");
   for (const m of metrics) metricView(m, "metrics");
   for (const t of top) {
     const view = metricView(t.metric, "top");
     if (view.derived)
-      throw new ApiError(400, `${view.name} is derived at read time and has no top list`, "top");
+      throw new ApiError(
+        "invalid_request",
+        `${view.name} is derived at read time and has no top list`,
+        "top",
+      );
     checkDim(view, t.dim, "day", "top");
   }
   for (const s of series) checkDim(metricView(s, "series"), "all", "minute", "series");
@@ -163,9 +169,14 @@ class StreamSlots {
   /** Takes a slot for `app` and returns its release, or throws the 503 that says which cap is full. */
   take(app: string): () => void {
     const ofApp = this.perApp.get(app) ?? 0;
-    if (this.total >= this.max) throw new ApiError(503, "too many open streams", undefined, 5);
+    if (this.total >= this.max) throw new ApiError("too_many_streams", "too many open streams", undefined, 5);
     if (ofApp >= this.maxPerApp)
-      throw new ApiError(503, `application ${app} has ${ofApp} streams open, its most`, undefined, 5);
+      throw new ApiError(
+        "too_many_streams",
+        `application ${app} has ${ofApp} streams open, its most`,
+        undefined,
+        5,
+      );
     this.total += 1;
     this.perApp.set(app, ofApp + 1);
     let released = false;

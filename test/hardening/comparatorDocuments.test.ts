@@ -74,7 +74,7 @@ describe("hardening: documents the comparator reads from Consul", () => {
       operator: "alice",
     });
     assert.equal(again.status, 409);
-    assert.equal(again.json.error, "routing_usable");
+    assert.equal(again.json.code, "routing_usable");
   });
 
   it("recreates a lost routing document above every version the gateways acknowledge", async () => {
