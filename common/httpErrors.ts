@@ -1,5 +1,6 @@
 import { STATUS_CODES } from "node:http";
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
+import type { FromSchema } from "json-schema-to-ts";
 import type { Logger } from "./logger.ts";
 
 // One error shape for every refusal of both services: {statusCode, code, error, message, field?, ...}, where
@@ -50,18 +51,33 @@ const FRAMEWORK_CODES: Record<number, ErrorCode> = {
   415: "unsupported_media_type",
 };
 
-export interface ErrorBody {
-  statusCode: number;
-  code: ErrorCode;
-  error: string;
-  message: string;
-  field?: string;
-  /** Why, for a refusal that has evidence (a target link that is not healthy). */
-  evidence?: Record<string, unknown>;
-  /** Who holds the comparator's leader lock, for a refusal by a replica that is not the leader. */
-  leader?: object | null;
-}
+export const errorSchema = {
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    statusCode: { type: "integer" },
+    code: { type: "string", enum: Object.keys(ERROR_CODES) as ErrorCode[] },
+    error: { type: "string", description: "The HTTP reason phrase" },
+    message: { type: "string" },
+    field: { type: "string", description: "The parameter at fault" },
+    evidence: {
+      type: "object",
+      additionalProperties: true,
+      description: "Why, for a refusal that has evidence (a target link that is not healthy)",
+    },
+    leader: {
+      type: ["object", "null"],
+      additionalProperties: false,
+      properties: { id: { type: "string" }, url: { type: "string" }, since: { type: "string" } },
+      required: ["id", "url", "since"],
+      description:
+        "Who holds the comparator's leader lock, for a refusal by a replica that is not the leader",
+    },
+  },
+  required: ["statusCode", "code", "error", "message"],
+} as const;
 
+export type ErrorBody = FromSchema<typeof errorSchema>;
 export type ErrorDetails = Pick<ErrorBody, "field" | "evidence" | "leader">;
 
 export function errorBody(code: ErrorCode, message: string, details: ErrorDetails = {}): ErrorBody {
@@ -83,20 +99,6 @@ export class ApiError extends Error {
     this.statusCode = ERROR_CODES[code];
   }
 }
-
-export const errorSchema = {
-  type: "object",
-  properties: {
-    statusCode: { type: "integer" },
-    code: { type: "string", enum: Object.keys(ERROR_CODES) as ErrorCode[] },
-    error: { type: "string" },
-    message: { type: "string" },
-    field: { type: "string" },
-    evidence: { type: "object", additionalProperties: true },
-    leader: { type: ["object", "null"], additionalProperties: true },
-  },
-  required: ["statusCode", "code", "error", "message"],
-} as const;
 
 /** Declared on every route: what a refusal looks like (and what the OpenAPI document shows). */
 export const errorResponses = { "4xx": errorSchema, "5xx": errorSchema } as const;

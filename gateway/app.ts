@@ -22,7 +22,7 @@ import { gatewayMetrics } from "./metrics.ts";
 import { NoDipGuard } from "./noDip.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import { catalogRoutes } from "./routes/catalog.ts";
-import { docsRoutes, OpenApiCollector } from "./routes/docs.ts";
+import { collectOpenApi, docsRoutes } from "./routes/docs.ts";
 import { metricRoutes } from "./routes/metrics.ts";
 import { queryRoutes } from "./routes/query.ts";
 import { ROUTING_VERSION_HEADER } from "./routes/served.ts";
@@ -112,8 +112,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     // Unknown parameters are refused (400 naming them) rather than silently dropped.
     ajv: { customOptions: { removeAdditional: false } },
   });
-  const openApi = new OpenApiCollector();
-  app.addHook("onRoute", openApi.collect);
+  await collectOpenApi(app, version);
   installCallLog(app, { log, metrics, tracer: deps.tracer });
   installStrictInput(app);
   app.setErrorHandler(errorHandler(log));
@@ -183,7 +182,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     metrics,
     staleServeMaxMs: config.staleServeMaxMs,
   });
-  await app.register(docsRoutes, { prefix: "/docs", collector: openApi, version });
+  await app.register(docsRoutes, { prefix: "/docs" });
   await app.register(screenRoutes, { prefix: "/screen" });
 
   await routing.start();

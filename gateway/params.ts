@@ -1,3 +1,4 @@
+import type { FromSchema } from "json-schema-to-ts";
 import { type BusinessClock, MINUTE_MS } from "../common/businessTime.ts";
 import {
   DERIVED,
@@ -124,14 +125,15 @@ export interface ValueQuery {
   minute?: string;
 }
 
-export interface ValueInput {
-  metric: string;
-  dim?: string;
-  key?: string;
-  window?: Window;
-  date?: string;
-  minute?: string;
-}
+/** One value to read, as /v1/query's reads name it (and /v1/metrics/:metric its path and query). */
+export const valueInputSchema = {
+  type: "object",
+  properties: paramSchemas,
+  required: ["metric"],
+  additionalProperties: false,
+} as const;
+
+export type ValueInput = FromSchema<typeof valueInputSchema>;
 
 /** Resolves defaults (today, this minute) and checks the request against the catalog. */
 export function valueQuery(

@@ -1,4 +1,5 @@
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyPluginAsyncJsonSchemaToTs } from "@fastify/type-provider-json-schema-to-ts";
+import type { FastifyReply, FastifyRequest } from "fastify";
 import { type AuthThrottle, adminAuth } from "../../common/adminAuth.ts";
 import { errorBody, errorSchema } from "../../common/httpErrors.ts";
 import type { Comparator } from "../comparator.ts";
@@ -20,29 +21,26 @@ export interface OperationsOptions {
   onAuthFailure: (status: 401 | 403 | 429) => void;
 }
 
-interface Body {
-  to?: string;
-  reason: string;
-  operator: string;
-  force?: boolean;
-}
-
-export const operationsRoutes: FastifyPluginAsync<OperationsOptions> = async (app, opts) => {
+export const operationsRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: OperationsOptions }> = async (
+  app,
+  opts,
+) => {
   const properties = {
-    to: { type: "string", enum: opts.links },
+    to: { type: "string", enum: [...opts.links] },
     reason: { type: "string", minLength: 3, maxLength: 500 },
     operator: { type: "string", pattern: "^[A-Za-z0-9_.@ -]{1,64}$" },
     force: { type: "boolean", default: false },
-  };
+  } as const;
   const targetBody = {
     type: "object",
     additionalProperties: false,
     required: ["to", "reason", "operator"],
     properties,
-  };
+  } as const;
   const response = {
     200: {
       type: "object",
+      additionalProperties: false,
       required: ["routing", "audit"],
       properties: { routing: routingDocumentSchema, audit: auditRecordSchema },
     },
@@ -51,13 +49,13 @@ export const operationsRoutes: FastifyPluginAsync<OperationsOptions> = async (ap
     409: errorSchema,
     429: errorSchema,
     503: errorSchema,
-  };
+  } as const;
 
   app.addHook("onRequest", adminAuth(opts.adminToken, opts.authThrottle, opts.onAuthFailure));
 
   const operation =
     (run: (req: OperatorRequest) => Promise<OperatorOutcome>) =>
-    async (req: FastifyRequest<{ Body: Body }>, reply: FastifyReply) => {
+    async (req: FastifyRequest<{ Body: Omit<OperatorRequest, "client"> }>, reply: FastifyReply) => {
       const outcome = await run({
         ...req.body,
         client: { ip: req.ip, userAgent: req.headers["user-agent"] ?? "" },
@@ -71,7 +69,7 @@ export const operationsRoutes: FastifyPluginAsync<OperationsOptions> = async (ap
       return reply.code(body.statusCode).send(body);
     };
 
-  app.post<{ Body: Body }>(
+  app.post(
     "/v1/failover",
     {
       schema: {
@@ -84,7 +82,7 @@ export const operationsRoutes: FastifyPluginAsync<OperationsOptions> = async (ap
 
   await app.register(repairStartRoutes, { repairs: opts.repairs, links: opts.links });
   // The way out when the document in Consul is unusable: a fresh one, above every version in force, audited.
-  app.post<{ Body: Body }>(
+  app.post(
     "/v1/routing/replace",
     {
       schema: {
@@ -95,18 +93,18 @@ export const operationsRoutes: FastifyPluginAsync<OperationsOptions> = async (ap
     operation((r) => opts.comparator.replaceRouting(r)),
   );
 
-  app.post<{ Body: Body }>(
+  app.post(
     "/v1/pin",
     {
       schema: {
         body: { type: "object", additionalProperties: false, required: ["reason", "operator"], properties },
         response,
-      },
+      } as const,
     },
     operation((r) => opts.comparator.pin(r)),
   );
 
-  app.post<{ Body: Body }>(
+  app.post(
     "/v1/unpin",
     {
       schema: {
@@ -117,7 +115,7 @@ export const operationsRoutes: FastifyPluginAsync<OperationsOptions> = async (ap
           properties: { reason: properties.reason, operator: properties.operator },
         },
         response,
-      },
+      } as const,
     },
     operation((r) => opts.comparator.unpin(r)),
   );

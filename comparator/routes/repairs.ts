@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync } from "fastify";
+import type { FastifyPluginAsyncJsonSchemaToTs } from "@fastify/type-provider-json-schema-to-ts";
 import { errorBody, errorSchema } from "../../common/httpErrors.ts";
 import type { Repairs } from "../repairs.ts";
 
@@ -7,6 +7,7 @@ import type { Repairs } from "../repairs.ts";
 
 export const repairStatusSchema = {
   type: ["object", "null"],
+  additionalProperties: false,
   properties: {
     link: { type: "string" },
     operation: { type: "string", enum: ["repair", "backfill"] },
@@ -21,22 +22,25 @@ export const repairStatusSchema = {
   },
 } as const;
 
-interface Body {
-  reason: string;
-  operator: string;
-  force?: boolean;
-  backfill?: boolean;
+type RepairRoutes = FastifyPluginAsyncJsonSchemaToTs<{
+  Options: { repairs: Repairs; links: readonly string[] };
+}>;
+
+/** The link a repair route is about, one of LINKS. */
+function linkParams(links: readonly string[]) {
+  return {
+    type: "object",
+    properties: { id: { type: "string", enum: [...links] } },
+    required: ["id"],
+  } as const;
 }
 
-export const repairStartRoutes: FastifyPluginAsync<{ repairs: Repairs; links: readonly string[] }> = async (
-  app,
-  { repairs, links },
-) => {
-  app.post<{ Params: { id: string }; Body: Body }>(
+export const repairStartRoutes: RepairRoutes = async (app, { repairs, links }) => {
+  app.post(
     "/v1/links/:id/repair",
     {
       schema: {
-        params: { type: "object", properties: { id: { type: "string", enum: [...links] } } },
+        params: linkParams(links),
         body: {
           type: "object",
           additionalProperties: false,
@@ -53,7 +57,7 @@ export const repairStartRoutes: FastifyPluginAsync<{ repairs: Repairs; links: re
           },
         },
         response: { 202: repairStatusSchema, 409: errorSchema },
-      },
+      } as const,
     },
     async (req, reply) => {
       const { reason, operator, force = false, backfill = false } = req.body;
@@ -67,18 +71,12 @@ export const repairStartRoutes: FastifyPluginAsync<{ repairs: Repairs; links: re
   );
 };
 
-export const repairStatusRoutes: FastifyPluginAsync<{ repairs: Repairs; links: readonly string[] }> = async (
-  app,
-  { repairs, links },
-) => {
-  app.get<{ Params: { id: string } }>(
+export const repairStatusRoutes: RepairRoutes = async (app, { repairs, links }) => {
+  app.get(
     "/v1/links/:id/repair",
     {
       logLevel: "warn",
-      schema: {
-        params: { type: "object", properties: { id: { type: "string", enum: [...links] } } },
-        response: { 200: repairStatusSchema },
-      },
+      schema: { params: linkParams(links), response: { 200: repairStatusSchema } } as const,
     },
     async (req) => repairs.status(req.params.id),
   );

@@ -1,5 +1,6 @@
 import { PassThrough } from "node:stream";
-import type { FastifyPluginAsync } from "fastify";
+import type { FastifyPluginAsyncJsonSchemaToTs } from "@fastify/type-provider-json-schema-to-ts";
+import type { FromSchema } from "json-schema-to-ts";
 import { ApiError, errorResponses } from "../../common/httpErrors.ts";
 import type { Logger } from "../../common/logger.ts";
 import type { MetricReader } from "../metricReader.ts";
@@ -33,12 +34,38 @@ interface Subscription {
   n: number;
 }
 
-interface StreamQuery {
-  metrics?: string;
-  top?: string;
-  series?: string;
-  n?: number;
-}
+const streamQuerySchema = {
+  type: "object",
+  properties: {
+    metrics: {
+      type: "string",
+      pattern: "^[a-z0-9_]+(,[a-z0-9_]+)*$",
+      maxLength: 1000,
+      description: "Day-to-date values to stream, e.g. gmv,paid_orders,buyers",
+    },
+    top: {
+      type: "string",
+      pattern: "^[a-z0-9_]+:[a-z0-9_]+(,[a-z0-9_]+:[a-z0-9_]+)*$",
+      maxLength: 500,
+      description: "Top lists, metric:dim, e.g. gmv:seller",
+    },
+    series: {
+      type: "string",
+      pattern: "^[a-z0-9_]+(,[a-z0-9_]+)*$",
+      maxLength: 500,
+      description: "Minute series of the last hour, e.g. gmv",
+    },
+    n: {
+      type: "integer",
+      minimum: 1,
+      maximum: 50,
+      description: "Entries of each top list (default 10)",
+    },
+  },
+  additionalProperties: false,
+} as const;
+
+type StreamQuery = FromSchema<typeof streamQuerySchema>;
 
 const list = (raw: string | undefined) => (raw ? [...new Set(raw.split(","))] : []);
 
@@ -191,14 +218,17 @@ class StreamSlots {
   }
 }
 
-export const streamRoutes: FastifyPluginAsync<StreamOptions> = async (app, opts) => {
+export const streamRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: StreamOptions }> = async (
+  app,
+  opts,
+) => {
   const open = new Set<PassThrough>();
   const slots = new StreamSlots(opts.maxClients, opts.maxClientsPerApp);
   app.addHook("preClose", async () => {
     for (const stream of open) stream.end();
   });
 
-  app.get<{ Querystring: StreamQuery }>(
+  app.get(
     "/stream",
     {
       schema: {
@@ -210,39 +240,13 @@ export const streamRoutes: FastifyPluginAsync<StreamOptions> = async (app, opts)
           "series.<metric> = {points: [{t, minute, value}], stale} (last 60 minutes).",
         tags: ["stream"],
         security: apiKeySecurity,
-        produces: "text/event-stream",
-        querystring: {
-          type: "object",
-          properties: {
-            metrics: {
-              type: "string",
-              pattern: "^[a-z0-9_]+(,[a-z0-9_]+)*$",
-              maxLength: 1000,
-              description: "Day-to-date values to stream, e.g. gmv,paid_orders,buyers",
-            },
-            top: {
-              type: "string",
-              pattern: "^[a-z0-9_]+:[a-z0-9_]+(,[a-z0-9_]+:[a-z0-9_]+)*$",
-              maxLength: 500,
-              description: "Top lists, metric:dim, e.g. gmv:seller",
-            },
-            series: {
-              type: "string",
-              pattern: "^[a-z0-9_]+(,[a-z0-9_]+)*$",
-              maxLength: 500,
-              description: "Minute series of the last hour, e.g. gmv",
-            },
-            n: {
-              type: "integer",
-              minimum: 1,
-              maximum: 50,
-              description: "Entries of each top list (default 10)",
-            },
-          },
-          additionalProperties: false,
+        querystring: streamQuerySchema,
+        response: {
+          // No schema for the events themselves: the description above says what each carries.
+          200: { description: "The event stream", content: { "text/event-stream": { schema: {} } } },
+          ...errorResponses,
         },
-        response: errorResponses,
-      },
+      } as const,
     },
     async (req, reply) => {
       const sub = subscription(req.query);
