@@ -5,23 +5,22 @@ import { LINK_ID } from "./links.ts";
 // Settings that more than one process reads, declared once so that every process parses and documents them
 // alike; each process's `config.ts` composes the ones it reads. The configuration reference lists them once.
 
-export const linksSetting: Setting<string[]> = (() => {
-  const base = list({
-    env: "LINKS",
-    default: ["a", "b", "c"],
-    item: LINK_ID,
-    doc: "Ids of the links in priority order: automatic failover picks the first healthy one, and the gateway serves from the first while Consul has no routing yet. Link <ID>'s addresses come from KAFKA_BROKERS_<ID> and REDIS_URL_<ID>.",
-  });
-  return {
-    ...base,
-    parse: (raw) => {
-      const ids = base.parse(raw);
-      if (ids.length === 0) throw new Error("must name at least one link");
-      if (new Set(ids).size !== ids.length) throw new Error("lists a link twice");
-      return ids;
-    },
-  };
-})();
+const linkIds = list({
+  env: "LINKS",
+  default: ["a", "b", "c"],
+  item: LINK_ID,
+  doc: "Ids of the links in priority order: automatic failover picks the first healthy one, and the gateway serves from the first while Consul has no routing yet. Link <ID>'s addresses come from KAFKA_BROKERS_<ID> and REDIS_URL_<ID>.",
+});
+
+export const linksSetting: Setting<string[]> = {
+  ...linkIds,
+  parse: (raw) => {
+    const ids = linkIds.parse(raw);
+    if (ids.length === 0) throw new Error("must name at least one link");
+    if (new Set(ids).size !== ids.length) throw new Error("lists a link twice");
+    return ids;
+  },
+};
 
 export const timeZoneSetting: Setting<string> = {
   ...str({
