@@ -1,8 +1,8 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import { STATUS_CODES } from "node:http";
 import { isIP } from "node:net";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { bool, int, str } from "./config.ts";
+import { errorBody } from "./httpErrors.ts";
 
 // What the gateway and the comparator share about who may act: the admin token's setting, the refusal to run
 // with the development credentials anywhere but on one machine, one admin-auth hook (same statuses, same JSON
@@ -55,18 +55,6 @@ export function credentialProblems(opts: {
       (s) =>
         `${s.env} holds the development default ${JSON.stringify(s.dev)} while ${opts.hostEnv}=${opts.host} is not loopback: set your own, or DEV_MODE=true on a machine nobody else reaches`,
     );
-}
-
-export interface Refusal {
-  statusCode: number;
-  error: string;
-  message: string;
-  field?: string;
-}
-
-/** The refusal body both services send: {statusCode, error, message, field?}. */
-export function refusal(statusCode: number, message: string, field?: string): Refusal {
-  return { statusCode, error: STATUS_CODES[statusCode] ?? "Error", message, ...(field ? { field } : {}) };
 }
 
 const WINDOW_MS = 60_000;
@@ -131,6 +119,8 @@ export function secretMatches(presented: string, expected: Buffer): boolean {
   return timingSafeEqual(digest(presented), expected);
 }
 
+const FIELD = { field: "authorization" };
+
 /**
  * onRequest hook of admin routes: 429 (with Retry-After) for an address over its failure limit, 401 without
  * a bearer token, 403 for a wrong one. `onFailure` counts a refusal in the service's metrics.
@@ -148,7 +138,7 @@ export function adminAuth(
       reply
         .code(429)
         .header("retry-after", String(wait))
-        .send(refusal(429, "too many failed authentications from this address", "authorization"));
+        .send(errorBody("auth_throttled", "too many failed authentications from this address", FIELD));
       return;
     }
     const header = req.headers.authorization;
@@ -161,11 +151,9 @@ export function adminAuth(
         .code(status)
         .header("www-authenticate", "Bearer")
         .send(
-          refusal(
-            status,
-            status === 401 ? "Authorization: Bearer <admin token> required" : "wrong admin token",
-            "authorization",
-          ),
+          status === 401
+            ? errorBody("credential_required", "Authorization: Bearer <admin token> required", FIELD)
+            : errorBody("credential_wrong", "wrong admin token", FIELD),
         );
       return;
     }

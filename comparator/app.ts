@@ -1,5 +1,4 @@
 import type { Tracer } from "@opentelemetry/api";
-import Consul from "consul";
 import Fastify, {
   type FastifyInstance,
   type RawReplyDefaultExpression,
@@ -8,13 +7,16 @@ import Fastify, {
 } from "fastify";
 import type { Registry } from "prom-client";
 import { AuthThrottle } from "../common/adminAuth.ts";
+import { consulAddressText, consulClient } from "../common/consul.ts";
+import { errorHandler, notFoundHandler } from "../common/httpErrors.ts";
 import { fastifyTimeouts, silentConnections } from "../common/httpTimeouts.ts";
 import type { LinkAddress } from "../common/links.ts";
 import type { Logger } from "../common/logger.ts";
 import { opsRoutes } from "../common/opsRoutes.ts";
 import { installStrictInput } from "../common/strictInput.ts";
 import { createMetricsRegistry } from "../common/telemetry.ts";
-import { Comparator, type ComparatorConfig } from "./comparator.ts";
+import { Comparator } from "./comparator.ts";
+import type { ComparatorConfig } from "./config.ts";
 import { comparatorMetrics } from "./metrics.ts";
 import { Repairs } from "./repairs.ts";
 import { auditRoutes } from "./routes/audit.ts";
@@ -45,12 +47,10 @@ export interface BuiltComparator {
   close(): Promise<void>;
 }
 
-const CONSUL_TIMEOUT_MS = 2_000;
-
 export async function buildComparator(opts: ComparatorOptions): Promise<BuiltComparator> {
   const { config, log } = opts;
   const registry = opts.registry ?? createMetricsRegistry("comparator", { replica: config.comparatorId });
-  const consul = consulClient(config.consulAddr, config.consulToken);
+  const consul = consulClient(config);
   const metrics = comparatorMetrics(registry, config.links);
   let url = "";
   const comparator = new Comparator({
@@ -66,6 +66,8 @@ export async function buildComparator(opts: ComparatorOptions): Promise<BuiltCom
   const app = Fastify({ loggerInstance: log.child({ part: "http" }), ...fastifyTimeouts(config) });
   const closeSilentConnections = silentConnections(app.server);
   app.addHook("preClose", async () => closeSilentConnections());
+  app.setErrorHandler(errorHandler(log));
+  app.setNotFoundHandler(notFoundHandler);
   installStrictInput(app);
   await app.register(opsRoutes, {
     registry,
@@ -74,7 +76,7 @@ export async function buildComparator(opts: ComparatorOptions): Promise<BuiltCom
   const repairs = new Repairs(
     opts.links,
     {
-      consulAddr: config.consulAddr,
+      consulAddr: consulAddressText(config.consul),
       consulToken: config.consulToken,
       auditFile: config.auditFile,
       categoryFile: config.categoryFile,
@@ -110,16 +112,4 @@ export async function buildComparator(opts: ComparatorOptions): Promise<BuiltCom
       consul.destroy();
     },
   };
-}
-
-export function consulClient(addr: string, token: string): Consul {
-  const url = new URL(addr.includes("://") ? addr : `http://${addr}`);
-  // The client's typings leave out `timeout`, which it honours as a default for every call.
-  const defaults = { timeout: CONSUL_TIMEOUT_MS, ...(token ? { token } : {}) };
-  return new Consul({
-    host: url.hostname,
-    port: Number(url.port),
-    secure: url.protocol === "https:",
-    defaults,
-  });
 }

@@ -3,6 +3,7 @@ import { dirname } from "node:path";
 import type Consul from "consul";
 import type { Logger } from "../common/logger.ts";
 import { CONSUL_KEYS } from "../common/routing.ts";
+import { SerialQueue } from "../common/serialQueue.ts";
 import { encodeValue, type KvTxnOp, type KvTxnResult, kvTxn, TXN_MAX_OPS } from "./consulTxn.ts";
 
 // The audit trail: every decision with its evidence, kept twice. In Consul (one key per record under
@@ -91,7 +92,9 @@ export function auditProblem(value: unknown): string | null {
 export class AuditLog {
   private seq = 0;
   /** Appends and rotations of the local file, one at a time so that a rotation never loses an append. */
-  private fileWrites: Promise<number>;
+  private readonly fileWrites = new SerialQueue();
+  /** Records in the current local file, counted once when the first write needs it. */
+  private inFile: number | null = null;
 
   constructor(
     private readonly consul: Consul,
@@ -102,14 +105,7 @@ export class AuditLog {
     private readonly onSkipped: (source: "consul" | "file", count: number) => void,
     /** Records the local file holds before it is rotated. */
     private readonly fileRetain: number,
-  ) {
-    this.fileWrites = mkdir(dirname(file), { recursive: true })
-      .then(() => readFile(file, "utf8"))
-      .then(
-        (text) => nonEmptyLines(text).length,
-        () => 0,
-      );
-  }
+  ) {}
 
   /** The record of `entry` with its id and time, written nowhere yet. */
   stamp(entry: NewAuditRecord, at = Date.now()): AuditRecord {
@@ -140,18 +136,21 @@ export class AuditLog {
    */
   async keep(record: AuditRecord, inConsul: boolean): Promise<void> {
     const line = JSON.stringify(record);
-    this.fileWrites = this.fileWrites.then(async (inFile) => {
+    await this.fileWrites.run(async () => {
       try {
+        if (this.inFile === null) {
+          await mkdir(dirname(this.file), { recursive: true });
+          this.inFile = nonEmptyLines(await readFile(this.file, "utf8").catch(() => "")).length;
+        }
         await appendFile(this.file, `${line}\n`);
-        if (inFile + 1 < this.fileRetain) return inFile + 1;
+        this.inFile += 1;
+        if (this.inFile < this.fileRetain) return;
         await rename(this.file, `${this.file}.1`);
-        return 0;
+        this.inFile = 0;
       } catch (err) {
         this.log.error({ err: (err as Error).message, file: this.file }, "audit file write failed");
-        return inFile;
       }
     });
-    await this.fileWrites;
     if (!inConsul) {
       try {
         await this.consul.kv.set(`${CONSUL_KEYS.audit}${record.id}`, line);

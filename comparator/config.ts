@@ -1,9 +1,10 @@
 import { hostname } from "node:os";
 import { credentialProblems, credentialSettings, DEV_ADMIN_TOKEN } from "../common/adminAuth.ts";
-import { ConfigError, type ConfigOf, duration, int, list, loadConfig, str } from "../common/config.ts";
+import { ConfigError, type ConfigOf, duration, int, loadConfig, str } from "../common/config.ts";
+import { consulSettings } from "../common/consul.ts";
 import { categoryFileSetting } from "../common/dimensionSettings.ts";
 import { httpTimeoutSettings } from "../common/httpTimeouts.ts";
-import { LINK_ID } from "../common/links.ts";
+import { linksSetting, timeZoneSetting } from "../common/sharedSettings.ts";
 
 // Everything the comparator can be told. Per-link addresses come from KAFKA_BROKERS_<ID> and REDIS_URL_<ID>
 // (common/links.ts). The defaults detect a dead or stalled link and move the gateways within about 3 s.
@@ -16,24 +17,8 @@ export const comparatorSettings = {
     doc: "Port of the failover API, the ops console, /healthz, /readyz and /metrics; 0 picks a free one.",
   }),
   host: str({ env: "COMPARATOR_HOST", default: "127.0.0.1", doc: "Address the HTTP server listens on." }),
-  links: list({
-    env: "LINKS",
-    default: ["a", "b", "c"],
-    item: LINK_ID,
-    doc: "Ids of the links to watch, in priority order: automatic failover picks the first healthy one.",
-  }),
-  consulAddr: str({
-    env: "CONSUL_HTTP_ADDR",
-    default: "127.0.0.1:8500",
-    pattern: /^(https?:\/\/)?[^\s/:]+:\d+\/?$/,
-    doc: "Consul HTTP API, host:port or http(s)://host:port.",
-  }),
-  consulToken: str({
-    env: "CONSUL_HTTP_TOKEN",
-    default: "",
-    shownDefault: "(empty: no token)",
-    doc: "Consul ACL token sent with every call.",
-  }),
+  links: linksSetting,
+  ...consulSettings,
   ...credentialSettings,
   ...httpTimeoutSettings,
   probeIntervalMs: duration({
@@ -124,11 +109,7 @@ export const comparatorSettings = {
     pattern: /^\d+(ms|s)$/,
     doc: "Lock-delay of the leader session: how long the lock stays free after its holder's session dies.",
   }),
-  timeZone: str({
-    env: "TIME_ZONE",
-    default: "Asia/Shanghai",
-    doc: "Zone of business days; must match the processors'.",
-  }),
+  timeZone: timeZoneSetting,
   comparatorId: str({
     env: "COMPARATOR_ID",
     default: `${hostname()}-${process.pid}`,
@@ -151,10 +132,10 @@ export const comparatorSettings = {
   }),
 };
 
+export type ComparatorConfig = ConfigOf<typeof comparatorSettings>;
+
 /** Parses and validates every setting, the credentials against where the comparator listens included. */
-export function loadComparatorConfig(
-  env: NodeJS.ProcessEnv = process.env,
-): ConfigOf<typeof comparatorSettings> {
+export function loadComparatorConfig(env: NodeJS.ProcessEnv = process.env): ComparatorConfig {
   const config = loadConfig(comparatorSettings, env);
   const credentials = credentialProblems({
     host: config.host,

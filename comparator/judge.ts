@@ -1,7 +1,6 @@
-import { METRICS, type MetricKind } from "../common/catalog.ts";
-import type { LinkProgress } from "../common/linkReader.ts";
+import type { MetricKind } from "../common/catalog.ts";
 import type { LinkState } from "../common/routing.ts";
-import type { Observation } from "./probe.ts";
+import { LIVE_METRICS, NO_PROGRESS, type Observation } from "./observation.ts";
 
 // Observations over time -> link states with their evidence. No I/O and no clock of its own (the caller
 // passes `now`), so every rule and the hysteresis are tested probe by probe.
@@ -15,11 +14,6 @@ import type { Observation } from "./probe.ts";
 //   lagging   its watermark is behind the best link's, or its Kafka lag above the smallest, by more than a bound.
 // With only two links to compare a disagreement names no culprit: both are reported as suspect, not judged.
 // A link's state moves only after HYSTERESIS_PROBES consecutive raw verdicts that disagree with it.
-
-/** The metrics compared live: every cumulative one, at dimension `all`, key `all`. */
-export const LIVE_METRICS: readonly { name: string; kind: MetricKind }[] = METRICS.filter(
-  (m) => m.cumulative,
-).map((m) => ({ name: m.name, kind: m.kind }));
 
 /**
  * How much a live gap must grow over the window to count, by metric kind. Sums and counts are exact
@@ -93,9 +87,6 @@ export interface LinkJudgement {
   notCompared: string[];
   observation: Observation;
 }
-
-/** Progress of a link that could not be read, or not yet. */
-export const NO_PROGRESS: LinkProgress = { watermark: 0, partitions: {}, closedThrough: 0, heartbeat: 0 };
 
 /** A link before its first judgement: state unknown, nothing observed yet. */
 export function unknownJudgement(link: string, at: number): LinkJudgement {

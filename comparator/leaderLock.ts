@@ -1,6 +1,7 @@
 import type Consul from "consul";
 import { parseDuration } from "../common/config.ts";
 import type { Logger } from "../common/logger.ts";
+import { SerialQueue } from "../common/serialQueue.ts";
 
 // Leader election among comparator replicas: a Consul session with a short TTL holds the lock key, and only
 // its holder writes routing. The session is renewed at a third of its TTL; Consul invalidates it after up to
@@ -33,7 +34,7 @@ export class LeaderLock {
   private leader = false;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
-  private stepping: Promise<void> = Promise.resolve();
+  private readonly steps = new SerialQueue();
   private readonly ttlMs: number;
 
   constructor(
@@ -64,8 +65,7 @@ export class LeaderLock {
 
   /** One round: make sure a session exists and is renewed, then hold or try to take the lock. */
   step(): Promise<void> {
-    this.stepping = this.stepping.then(() => this.round());
-    return this.stepping;
+    return this.steps.run(() => this.round());
   }
 
   private async round(): Promise<void> {
@@ -142,7 +142,7 @@ export class LeaderLock {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    await this.stepping;
+    await this.steps.idle();
     const session = this.session;
     this.session = null;
     if (session === null) return;

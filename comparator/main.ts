@@ -1,8 +1,6 @@
-import { BusinessClock } from "../common/businessTime.ts";
-import { ConfigError, describeConfig } from "../common/config.ts";
 import { loadLinkAddresses } from "../common/links.ts";
 import { createLogger } from "../common/logger.ts";
-import { exitOnSignals } from "../common/shutdown.ts";
+import { runService } from "../common/runService.ts";
 import { startTracing } from "../common/telemetry.ts";
 import { buildComparator } from "./app.ts";
 import { comparatorSettings, loadComparatorConfig } from "./config.ts";
@@ -10,38 +8,32 @@ import { comparatorSettings, loadComparatorConfig } from "./config.ts";
 // The comparator process. SIGTERM or SIGINT: stop probing, release the leader lock (a follower takes over at
 // its next attempt), close HTTP, exit 0.
 
-if (process.argv.includes("--help")) {
-  process.stdout.write(
-    `${describeConfig(comparatorSettings)}\n| \`KAFKA_BROKERS_<ID>\`, \`REDIS_URL_<ID>\` | (required) | each link's addresses |\n`,
-  );
-  process.exit(0);
-}
-
 const log = createLogger("comparator");
+const STOP_TIMEOUT_MS = 10_000;
 
-function exit(code: number, reason: string): never {
-  log.fatal({ code, reason }, "exiting");
-  process.exit(code);
-}
-
-let config: ReturnType<typeof loadComparatorConfig>;
-let links: ReturnType<typeof loadLinkAddresses>;
-try {
-  config = loadComparatorConfig();
-  BusinessClock.validate(config.timeZone);
-  links = loadLinkAddresses(config.links, { kafka: true, redis: true });
-} catch (err) {
-  exit(1, err instanceof ConfigError ? err.message : `TIME_ZONE: ${(err as Error).message}`);
-}
-
-const tracing = startTracing("oneservice-comparator");
-const built = await buildComparator({ config, links, log, tracer: tracing.tracer });
-const address = await built.listen();
-await built.comparator.leader.start();
-built.comparator.startProbing();
-log.info({ address, links: config.links, comparatorId: config.comparatorId }, "comparator started");
-
-exitOnSignals(log, "stopping: releasing the leader lock", 10_000, async () => {
-  await built.close();
-  await tracing.shutdown();
+await runService({
+  title: "Comparator",
+  settings: comparatorSettings,
+  helpNotes: "Plus KAFKA_BROKERS_<ID> and REDIS_URL_<ID> for every link id in LINKS.",
+  log,
+  load: (env) => {
+    const config = loadComparatorConfig(env);
+    return { config, links: loadLinkAddresses(config.links, { kafka: true, redis: true }, env) };
+  },
+  start: async ({ config, links }) => {
+    const tracing = startTracing("oneservice-comparator");
+    const built = await buildComparator({ config, links, log, tracer: tracing.tracer });
+    const address = await built.listen();
+    await built.comparator.leader.start();
+    built.comparator.startProbing();
+    log.info({ address, links: config.links, comparatorId: config.comparatorId }, "comparator started");
+    return {
+      stopping: "stopping: releasing the leader lock",
+      stopTimeoutMs: STOP_TIMEOUT_MS,
+      stop: async () => {
+        await built.close();
+        await tracing.shutdown();
+      },
+    };
+  },
 });

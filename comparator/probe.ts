@@ -6,30 +6,8 @@ import { heartbeatTime, type LinkProgress, readDigests, readProgress } from "../
 import type { LinkAddress } from "../common/links.ts";
 import { completeOn, type StoredMetric } from "../common/metricState.ts";
 import { INPUT_TOPICS } from "../common/topics.ts";
-import { LIVE_METRICS, NO_PROGRESS } from "./judge.ts";
-import type { Scrubber, ScrubMismatch } from "./scrub.ts";
-
-/** What one probe saw of one link. */
-export interface Observation {
-  link: string;
-  /** When the probe finished (comparator clock, epoch ms). */
-  at: number;
-  /** Why the link's Redis could not be read; null when it answered. */
-  error: string | null;
-  progress: LinkProgress;
-  /** Records in the link's Kafka its processors have not applied yet; null when Kafka could not be asked. */
-  lagRecords: number | null;
-  /** Business day of `values` and `digests`. */
-  date: string;
-  /** Day-to-date value of every live metric (dimension `all`). */
-  values: Record<string, number>;
-  /** Digests of the closed minutes of `date`, one per minute and metric: "<HHMM>|<metric>" -> sha1. */
-  digests: Record<string, string>;
-  /** Live metrics this link's values of `date` do not cover whole (new, paused or not backfilled yet). */
-  incomplete: string[];
-  /** What the link's scrub finds standing now (comparator/scrub.ts). */
-  scrub: ScrubMismatch[];
-}
+import { LIVE_METRICS, NO_PROGRESS, type Observation } from "./observation.ts";
+import type { Scrubber } from "./scrub.ts";
 
 const DELETE_IF_UNCHANGED = `if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
   return redis.call('HDEL', KEYS[1], ARGV[1])

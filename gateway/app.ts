@@ -1,10 +1,11 @@
 import { readFileSync } from "node:fs";
 import { type Tracer, trace } from "@opentelemetry/api";
-import Consul from "consul";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
 import type { Registry } from "prom-client";
 import { AuthThrottle } from "../common/adminAuth.ts";
 import { BusinessClock } from "../common/businessTime.ts";
+import { consulClient } from "../common/consul.ts";
+import { errorHandler, notFoundHandler } from "../common/httpErrors.ts";
 import { fastifyTimeouts, silentConnections } from "../common/httpTimeouts.ts";
 import type { Logger } from "../common/logger.ts";
 import { opsRoutes } from "../common/opsRoutes.ts";
@@ -14,7 +15,6 @@ import { apiKeyAuth, charger, RateLimiter } from "./auth.ts";
 import { holdsData, LastKnown, MicroCache } from "./cache.ts";
 import { installCallLog } from "./callLog.ts";
 import type { GatewayConfig } from "./config.ts";
-import { errorHandler, notFoundHandler } from "./httpErrors.ts";
 import { LinkPool } from "./links/linkPool.ts";
 import { type LinkAnswer, LinkRouter } from "./links/linkRouter.ts";
 import { MetricReader } from "./metricReader.ts";
@@ -22,7 +22,7 @@ import { gatewayMetrics } from "./metrics.ts";
 import { NoDipGuard } from "./noDip.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import { catalogRoutes } from "./routes/catalog.ts";
-import { docsRoutes, OpenApiCollector } from "./routes/docs.ts";
+import { collectOpenApi, docsRoutes } from "./routes/docs.ts";
 import { metricRoutes } from "./routes/metrics.ts";
 import { queryRoutes } from "./routes/query.ts";
 import { ROUTING_VERSION_HEADER } from "./routes/served.ts";
@@ -45,8 +45,6 @@ export interface GatewayDeps {
   consulRetry?: { factorMs: number; maxMs: number };
 }
 
-const CONSUL_CALL_TIMEOUT_MS = 5_000;
-
 const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
   version: string;
 };
@@ -59,15 +57,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   const metrics = gatewayMetrics(registry, config.links);
   const clock = new BusinessClock(config.timeZone);
 
-  const consul = new Consul({
-    host: config.consul.host,
-    port: config.consul.port,
-    secure: config.consul.secure,
-    defaults: config.consulToken ? { token: config.consulToken } : {},
-    // A bound on acknowledgements and session renewals (watches set their own, above their wait); the
-    // client takes it though its type does not say so.
-    timeout: CONSUL_CALL_TIMEOUT_MS,
-  } as ConstructorParameters<typeof Consul>[0]);
+  const consul = consulClient(config);
   const routing = new RoutingWatcher({
     consul,
     links: config.links,
@@ -123,8 +113,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     // Unknown parameters are refused (400 naming them) rather than silently dropped.
     ajv: { customOptions: { removeAdditional: false } },
   });
-  const openApi = new OpenApiCollector();
-  app.addHook("onRoute", openApi.collect);
+  await collectOpenApi(app, version);
   installCallLog(app, { log, metrics, tracer: deps.tracer });
   installStrictInput(app);
   const closeSilentConnections = silentConnections(app.server);
@@ -209,7 +198,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     metrics,
     staleServeMaxMs: config.staleServeMaxMs,
   });
-  await app.register(docsRoutes, { prefix: "/docs", collector: openApi, version });
+  await app.register(docsRoutes, { prefix: "/docs" });
   await app.register(screenRoutes, { prefix: "/screen" });
 
   await routing.start();

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { AuthThrottle } from "../common/adminAuth.ts";
-import { ApiError } from "./httpErrors.ts";
+import { ApiError } from "../common/httpErrors.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 
 // Who is calling on the data routes: an API key per calling application (x-api-key), found by hash lookup,
@@ -46,7 +46,7 @@ export function charger(limiter: RateLimiter, metrics: GatewayMetrics): Charge {
     const wait = limiter.take(app, cost);
     if (wait === 0) return;
     metrics.rateLimited.inc({ app });
-    throw new ApiError(429, `rate limit of application ${app} exceeded`, undefined, wait);
+    throw new ApiError("rate_limited", `rate limit of application ${app} exceeded`, undefined, wait);
   };
 }
 
@@ -64,13 +64,18 @@ export function apiKeyAuth(
   const failed = (req: FastifyRequest, status: 401 | 403, message: string): ApiError => {
     throttle.fail(req.ip);
     metrics.authFailures.inc({ status: String(status) });
-    return new ApiError(status, message, "x-api-key");
+    return new ApiError(status === 401 ? "credential_required" : "credential_wrong", message, "x-api-key");
   };
   const refusal = (req: FastifyRequest): ApiError | undefined => {
     const blocked = throttle.retryAfter(req.ip);
     if (blocked > 0) {
       metrics.authFailures.inc({ status: "429" });
-      return new ApiError(429, "too many failed authentications from this address", "x-api-key", blocked);
+      return new ApiError(
+        "auth_throttled",
+        "too many failed authentications from this address",
+        "x-api-key",
+        blocked,
+      );
     }
     const key = req.headers["x-api-key"];
     if (typeof key !== "string" || key === "") return failed(req, 401, "x-api-key header required");

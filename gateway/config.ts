@@ -1,18 +1,18 @@
 import { hostname } from "node:os";
 import { credentialProblems, credentialSettings, DEV_ADMIN_TOKEN, DEV_API_KEY } from "../common/adminAuth.ts";
-import { BusinessClock } from "../common/businessTime.ts";
 import {
   ConfigError,
   type ConfigOf,
   duration,
   int,
-  list,
   loadConfig,
   type Setting,
   str,
 } from "../common/config.ts";
+import { consulSettings } from "../common/consul.ts";
 import { httpTimeoutSettings } from "../common/httpTimeouts.ts";
-import { LINK_ID, type LinkAddress, loadLinkAddresses } from "../common/links.ts";
+import { type LinkAddress, loadLinkAddresses } from "../common/links.ts";
+import { linksSetting, timeZoneSetting } from "../common/sharedSettings.ts";
 
 // Everything the gateway can be told. Link addresses come from REDIS_URL_<ID> for every id in LINKS
 // (common/links.ts); the gateway never needs a link's Kafka.
@@ -45,28 +45,6 @@ function apiKeys(): Setting<Record<string, string>> {
   };
 }
 
-/** host:port, optionally with an http:// or https:// scheme, as Consul's own tools read it. */
-export interface ConsulAddress {
-  host: string;
-  port: number;
-  secure: boolean;
-}
-
-function consulAddress(): Setting<ConsulAddress> {
-  return {
-    env: "CONSUL_HTTP_ADDR",
-    default: { host: "127.0.0.1", port: 8500, secure: false },
-    shownDefault: '"127.0.0.1:8500"',
-    doc: "Consul agent address, host:port or http(s)://host:port.",
-    parse: (raw) => {
-      const m = /^(?:(https?):\/\/)?([^:/\s]+):(\d{1,5})\/?$/.exec(raw);
-      const port = Number(m?.[3]);
-      if (!m || port < 1 || port > 65535) throw new Error("must be host:port or http(s)://host:port");
-      return { host: m[2] as string, port, secure: m[1] === "https" };
-    },
-  };
-}
-
 export const gatewaySettings = {
   port: int({
     env: "GATEWAY_PORT",
@@ -76,19 +54,8 @@ export const gatewaySettings = {
     doc: "HTTP port; 0 picks a free one.",
   }),
   host: str({ env: "GATEWAY_HOST", default: "127.0.0.1", doc: "Address the HTTP server listens on." }),
-  links: list({
-    env: "LINKS",
-    default: ["a", "b", "c"],
-    item: LINK_ID,
-    doc: "Ids of the links; each needs REDIS_URL_<ID>. The first is active when Consul has no routing yet.",
-  }),
-  consul: consulAddress(),
-  consulToken: str({
-    env: "CONSUL_HTTP_TOKEN",
-    default: "",
-    shownDefault: "(none)",
-    doc: "Consul ACL token.",
-  }),
+  links: linksSetting,
+  ...consulSettings,
   apiKeys: apiKeys(),
   ...credentialSettings,
   ...httpTimeoutSettings,
@@ -179,7 +146,7 @@ export const gatewaySettings = {
     shownDefault: "<hostname>-<GATEWAY_PORT>",
     doc: "Name of this gateway in its routing acknowledgement (Consul key oneservice/gateways/<id>).",
   }),
-  timeZone: str({ env: "TIME_ZONE", default: "Asia/Shanghai", doc: "Zone of business days and minutes." }),
+  timeZone: timeZoneSetting,
   shutdownTimeoutMs: duration({
     env: "SHUTDOWN_TIMEOUT",
     default: 10_000,
@@ -193,13 +160,6 @@ export type GatewayConfig = ConfigOf<typeof gatewaySettings> & { linkAddresses: 
 /** Parses and validates everything, filling the defaults that depend on other settings. */
 export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   const config = loadConfig(gatewaySettings, env);
-  try {
-    BusinessClock.validate(config.timeZone);
-  } catch {
-    throw new ConfigError([`TIME_ZONE=${JSON.stringify(config.timeZone)}: not a time zone this Node knows`]);
-  }
-  if (config.links.length === 0) throw new ConfigError(["LINKS must name at least one link"]);
-  if (new Set(config.links).size !== config.links.length) throw new ConfigError(["LINKS lists a link twice"]);
   const credentials = credentialProblems({
     host: config.host,
     hostEnv: "GATEWAY_HOST",

@@ -1,6 +1,5 @@
-import { ConfigError, describeConfig } from "../common/config.ts";
 import { createLogger } from "../common/logger.ts";
-import { exitOnSignals } from "../common/shutdown.ts";
+import { runService } from "../common/runService.ts";
 import { createMetricsRegistry, startTracing } from "../common/telemetry.ts";
 import { buildGateway } from "./app.ts";
 import { gatewaySettings, loadGatewayConfig } from "./config.ts";
@@ -11,41 +10,38 @@ import { gatewaySettings, loadGatewayConfig } from "./config.ts";
 
 const log = createLogger("gateway");
 
-if (process.argv.includes("--help")) {
-  console.log(`Gateway settings (environment variables):\n\n${describeConfig(gatewaySettings)}`);
-  console.log("\nPlus REDIS_URL_<ID> for every link id in LINKS.");
-  process.exit(0);
-}
-
-let config: ReturnType<typeof loadGatewayConfig>;
-try {
-  config = loadGatewayConfig();
-} catch (err) {
-  if (err instanceof ConfigError) log.fatal(err.message);
-  else log.fatal({ err }, "invalid configuration");
-  process.exit(1);
-}
-
-const tracing = startTracing("oneservice-gateway");
-const app = await buildGateway({
-  config,
-  log: log.child({ gateway: config.gatewayId }),
-  registry: createMetricsRegistry("gateway"),
-  tracer: tracing.enabled ? tracing.tracer : undefined,
-});
-const address = await app.listen({ port: config.port, host: config.host });
-log.info(
-  {
-    event: "ready",
-    url: address,
-    gatewayId: config.gatewayId,
-    links: config.links,
-    tracing: tracing.enabled,
+await runService({
+  title: "Gateway",
+  settings: gatewaySettings,
+  helpNotes: "Plus REDIS_URL_<ID> for every link id in LINKS.",
+  log,
+  load: loadGatewayConfig,
+  start: async (config) => {
+    const tracing = startTracing("oneservice-gateway");
+    const app = await buildGateway({
+      config,
+      log: log.child({ gateway: config.gatewayId }),
+      registry: createMetricsRegistry("gateway"),
+      tracer: tracing.enabled ? tracing.tracer : undefined,
+    });
+    const address = await app.listen({ port: config.port, host: config.host });
+    log.info(
+      {
+        event: "ready",
+        url: address,
+        gatewayId: config.gatewayId,
+        links: config.links,
+        tracing: tracing.enabled,
+      },
+      "gateway listening",
+    );
+    return {
+      stopping: "stopping",
+      stopTimeoutMs: config.shutdownTimeoutMs,
+      stop: async () => {
+        await app.close();
+        await tracing.shutdown();
+      },
+    };
   },
-  "gateway listening",
-);
-
-exitOnSignals(log, "stopping", config.shutdownTimeoutMs, async () => {
-  await app.close();
-  await tracing.shutdown();
 });

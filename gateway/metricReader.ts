@@ -1,9 +1,9 @@
 import type { Redis } from "ioredis";
 import { type BusinessClock, MINUTE_MS } from "../common/businessTime.ts";
 import { derivedValue, findDerived } from "../common/catalog.ts";
+import { ApiError } from "../common/httpErrors.ts";
 import { readDayValue, readSeries, readTop, type SeriesPoint, type TopEntry } from "../common/linkReader.ts";
 import { holdsData, type LastKnown, type MicroCache } from "./cache.ts";
-import { ApiError } from "./httpErrors.ts";
 import { type LinkAnswer, type LinkRouter, NoLinkAnswered, type RoutingSource } from "./links/linkRouter.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 import type { NoDipGuard } from "./noDip.ts";
@@ -180,7 +180,7 @@ export class MetricReader {
       const known = lastKnown.recall(cacheKey, this.deps.staleServeMaxMs);
       if (!known) {
         metrics.unavailable.inc();
-        throw new ApiError(503, err.message, undefined, RETRY_AFTER_SECONDS);
+        throw new ApiError("no_link_available", err.message, undefined, RETRY_AFTER_SECONDS);
       }
       metrics.staleServed.inc({ reason: "links_down" });
       return { answer: known as LinkAnswer<T>, stale: true };

@@ -1,3 +1,4 @@
+import type { FromSchema } from "json-schema-to-ts";
 import { type BusinessClock, MINUTE_MS } from "../common/businessTime.ts";
 import {
   DERIVED,
@@ -7,7 +8,7 @@ import {
   isCumulative,
   METRICS,
 } from "../common/catalog.ts";
-import { ApiError } from "./httpErrors.ts";
+import { ApiError } from "../common/httpErrors.ts";
 
 // What a caller may ask for, checked before anything reaches a link: the JSON schemas (shape, patterns,
 // ranges) and the catalog checks behind them (the metric exists, has that dimension in that window).
@@ -72,16 +73,17 @@ export function metricViews(): MetricView[] {
 
 export function metricView(name: string, field = "metric"): MetricView {
   const view = VIEWS.get(name);
-  if (!view) throw new ApiError(404, `unknown metric ${name}; see /v1/catalog`, field);
+  if (!view) throw new ApiError("unknown_metric", `unknown metric ${name}; see /v1/catalog`, field);
   return view;
 }
 
 export function checkDim(view: MetricView, dim: string, window: Window, field = "dim"): void {
-  if (!(dim in DIMENSIONS)) throw new ApiError(404, `unknown dimension ${dim}; see /v1/catalog`, field);
+  if (!(dim in DIMENSIONS))
+    throw new ApiError("unknown_dimension", `unknown dimension ${dim}; see /v1/catalog`, field);
   const dims = window === "day" ? view.dims : view.minuteDims;
   if (!dims.includes(dim)) {
     throw new ApiError(
-      404,
+      "dimension_not_kept",
       `${view.name} has no ${window} values by ${dim}; it has ${dims.join(", ")}`,
       field,
     );
@@ -89,7 +91,8 @@ export function checkDim(view: MetricView, dim: string, window: Window, field = 
 }
 
 function checkKey(dim: string, key: string, field: string): void {
-  if (dim === "all" && key !== "all") throw new ApiError(400, `${field} must be all when dim is all`, field);
+  if (dim === "all" && key !== "all")
+    throw new ApiError("invalid_request", `${field} must be all when dim is all`, field);
 }
 
 const DAY_MS = 86_400_000;
@@ -101,12 +104,12 @@ const DAY_MS = 86_400_000;
 function checkDate(date: string, field: string, today: string, historyDays: number): void {
   const parsed = new Date(`${date}T00:00:00Z`);
   if (Number.isNaN(parsed.getTime()) || parsed.toISOString().slice(0, 10) !== date) {
-    throw new ApiError(400, `${field} ${date} is not a calendar date`, field);
+    throw new ApiError("invalid_request", `${field} ${date} is not a calendar date`, field);
   }
   const back = (Date.parse(`${today}T00:00:00Z`) - parsed.getTime()) / DAY_MS;
   if (back < 0 || back > historyDays)
     throw new ApiError(
-      400,
+      "invalid_request",
       `${field} must be a business day from ${historyDays} days before today (${today}) to today`,
       field,
     );
@@ -122,14 +125,15 @@ export interface ValueQuery {
   minute?: string;
 }
 
-export interface ValueInput {
-  metric: string;
-  dim?: string;
-  key?: string;
-  window?: Window;
-  date?: string;
-  minute?: string;
-}
+/** One value to read, as /v1/query's reads name it (and /v1/metrics/:metric its path and query). */
+export const valueInputSchema = {
+  type: "object",
+  properties: paramSchemas,
+  required: ["metric"],
+  additionalProperties: false,
+} as const;
+
+export type ValueInput = FromSchema<typeof valueInputSchema>;
 
 /** Resolves defaults (today, this minute) and checks the request against the catalog. */
 export function valueQuery(
@@ -148,12 +152,16 @@ export function valueQuery(
   if (input.date !== undefined) checkDate(input.date, `${prefix}date`, clock.dateOf(now), historyDays);
   if (window === "day") {
     if (input.minute !== undefined) {
-      throw new ApiError(400, `${prefix}minute is only for window=minute`, `${prefix}minute`);
+      throw new ApiError("invalid_request", `${prefix}minute is only for window=minute`, `${prefix}minute`);
     }
     return { metric: view.name, dim, key, window, date: input.date ?? clock.dateOf(now) };
   }
   if (input.date !== undefined && input.minute === undefined) {
-    throw new ApiError(400, `${prefix}minute is required with a date and window=minute`, `${prefix}minute`);
+    throw new ApiError(
+      "invalid_request",
+      `${prefix}minute is required with a date and window=minute`,
+      `${prefix}minute`,
+    );
   }
   const current = clock.bucket(now);
   return {
@@ -181,7 +189,11 @@ export function topQuery(
 ): TopQuery {
   const view = metricView(input.metric);
   if (view.derived)
-    throw new ApiError(400, `${view.name} is derived at read time and has no top list`, "metric");
+    throw new ApiError(
+      "invalid_request",
+      `${view.name} is derived at read time and has no top list`,
+      "metric",
+    );
   checkDim(view, input.dim, "day");
   if (input.date !== undefined) checkDate(input.date, "date", clock.dateOf(now), historyDays);
   return { metric: view.name, dim: input.dim, n: input.n ?? 10, date: input.date ?? clock.dateOf(now) };
@@ -218,15 +230,16 @@ export function seriesQuery(
   const instant = (value: string | undefined, field: string): number | undefined => {
     if (value === undefined) return undefined;
     const t = Date.parse(value);
-    if (Number.isNaN(t)) throw new ApiError(400, `${field} must be an ISO 8601 date-time`, field);
+    if (Number.isNaN(t))
+      throw new ApiError("invalid_request", `${field} must be an ISO 8601 date-time`, field);
     return t;
   };
   const toRaw = instant(input.to, "to") ?? now;
   const to = Math.ceil((toRaw + 1) / MINUTE_MS) * MINUTE_MS;
   const from = Math.floor((instant(input.from, "from") ?? to - 60 * MINUTE_MS) / MINUTE_MS) * MINUTE_MS;
-  if (from >= to) throw new ApiError(400, "from must be before to", "from");
+  if (from >= to) throw new ApiError("invalid_request", "from must be before to", "from");
   if (to - from > MAX_SERIES_MINUTES * MINUTE_MS) {
-    throw new ApiError(400, `from..to spans more than ${MAX_SERIES_MINUTES} minutes`, "from");
+    throw new ApiError("invalid_request", `from..to spans more than ${MAX_SERIES_MINUTES} minutes`, "from");
   }
   return { metric: view.name, dim, key, from, to };
 }

@@ -2,6 +2,7 @@ import { findSource, SOURCES } from "../common/catalog.ts";
 import { bool, duration, int, oneOf, type Setting, str, url } from "../common/config.ts";
 import { categoryFileSetting } from "../common/dimensionSettings.ts";
 import { LINK_ID } from "../common/links.ts";
+import { timeZoneSetting } from "../common/sharedSettings.ts";
 
 /** "source=rate,source=rate": a cap per source; a name that is not a registered source is an error. */
 function rateCaps(s: { env: string; doc: string }): Setting<Record<string, number>> {
@@ -64,11 +65,7 @@ export const processorSettings = {
     default: "127.0.0.1",
     doc: "Address the ops endpoints listen on; 0.0.0.0 where probes and Prometheus come from other hosts.",
   }),
-  timeZone: str({
-    env: "TIME_ZONE",
-    default: "Asia/Shanghai",
-    doc: "Zone of business days and minute buckets.",
-  }),
+  timeZone: timeZoneSetting,
   latenessMs: duration({
     env: "ALLOWED_LATENESS",
     default: 5_000,

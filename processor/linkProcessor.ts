@@ -7,6 +7,7 @@ import { SOURCES, sourceOfTopic } from "../common/catalog.ts";
 import type { ConfigOf } from "../common/config.ts";
 import { partitionField } from "../common/keys.ts";
 import type { Logger } from "../common/logger.ts";
+import { KeyedSerialQueue } from "../common/serialQueue.ts";
 import type { SourceDef } from "../common/sources/source.ts";
 import { inSpan } from "../common/telemetry.ts";
 import { INPUT_TOPICS } from "../common/topics.ts";
@@ -45,7 +46,7 @@ export class LinkProcessor {
   private readonly categories: CategoryIndustry;
   private readonly tiers: SellerTiers;
   private readonly batchContext: BatchContext;
-  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly partitionQueues = new KeyedSerialQueue<string>();
   private readonly timers: NodeJS.Timeout[] = [];
   private memberId = `${hostname()}-${process.pid}`;
   private assigned: Record<string, number[]> = {};
@@ -164,7 +165,7 @@ export class LinkProcessor {
         this.groupHeartbeat = heartbeat;
         // A source's topics share their partitions' join state, so one of its partitions is one batch at a time.
         const key = `${sourceOfTopic(batch.topic).name}:${batch.partition}`;
-        await this.serialized(key, () => this.handleBatch(batch, pause));
+        await this.partitionQueues.run(key, () => this.handleBatch(batch, pause));
         // Only moves kafkajs's fetch position; the offsets that count were stored with the batch in Redis.
         resolveOffset(batch.lastOffset());
       },
@@ -297,17 +298,6 @@ export class LinkProcessor {
       detail,
       "DATA LOSS skipped (ON_DATA_LOSS=skip): this link's values now miss these records",
     );
-  }
-
-  private serialized<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const previous = this.locks.get(key) ?? Promise.resolve();
-    const next = previous.then(fn, fn);
-    const settled = next.catch(() => {});
-    this.locks.set(key, settled);
-    settled.then(() => {
-      if (this.locks.get(key) === settled) this.locks.delete(key);
-    });
-    return next;
   }
 
   private async beat(): Promise<void> {

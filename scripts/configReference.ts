@@ -1,6 +1,11 @@
 import { writeFileSync } from "node:fs";
+import { credentialSettings } from "../common/adminAuth.ts";
 import { catalogSettings } from "../common/catalog.ts";
 import { describeConfig, type SettingsSpec } from "../common/config.ts";
+import { consulSettings } from "../common/consul.ts";
+import { categoryFileSetting } from "../common/dimensionSettings.ts";
+import { httpTimeoutSettings } from "../common/httpTimeouts.ts";
+import { kafkaPartitionsSetting, linksSetting, timeZoneSetting } from "../common/sharedSettings.ts";
 import { comparatorSettings } from "../comparator/config.ts";
 import { consulDevSettings } from "../devstack/consul/config.ts";
 import { generatorSettings } from "../devstack/generator/config.ts";
@@ -10,7 +15,28 @@ import { gatewaySettings } from "../gateway/config.ts";
 import { processorSettings } from "../processor/config.ts";
 
 // Writes docs/configuration.md from the settings each process declares, so the reference cannot drift from the
-// code: `npm run docs:config` regenerates it and a test fails when it is stale.
+// code: `npm run docs:config` regenerates it and a test fails when it is stale. A setting several processes
+// read is declared once in common/ and documented once, in the shared table; each process's table names it.
+
+const SHARED: SettingsSpec = {
+  links: linksSetting,
+  timeZone: timeZoneSetting,
+  kafkaPartitions: kafkaPartitionsSetting,
+  ...consulSettings,
+  ...credentialSettings,
+  ...httpTimeoutSettings,
+  categoryFile: categoryFileSetting,
+};
+const sharedOnes = new Set(Object.values(SHARED));
+
+/** The process's own settings as a table, then the shared ones it reads by name. */
+function describePart(spec: SettingsSpec): string {
+  const settings = Object.values(spec);
+  const own = settings.filter((s) => !sharedOnes.has(s));
+  const shared = settings.filter((s) => sharedOnes.has(s)).map((s) => `\`${s.env}\``);
+  const also = shared.length > 0 ? `\n\nAlso reads the shared ${shared.join(", ")}.` : "";
+  return `${describeConfig(Object.fromEntries(own.map((s) => [s.env, s])))}${also}`;
+}
 
 export const PARTS: [string, string, SettingsSpec][] = [
   [
@@ -28,7 +54,7 @@ export const PARTS: [string, string, SettingsSpec][] = [
 ];
 
 export function configReference(): string {
-  const sections = PARTS.map(([title, what, spec]) => `## ${title}\n\n${what}.\n\n${describeConfig(spec)}\n`);
+  const sections = PARTS.map(([title, what, spec]) => `## ${title}\n\n${what}.\n\n${describePart(spec)}\n`);
   return [
     "# Configuration reference",
     "",
@@ -36,7 +62,7 @@ export function configReference(): string {
     "Every setting is an environment variable with a default that works on one machine; a bad value stops the",
     "process at start with a message naming the variable, the value and what was expected.",
     "",
-    "Shared by every service:",
+    "Read by every service:",
     "",
     "| variable | default | meaning |",
     "|---|---|---|",
@@ -44,6 +70,12 @@ export function configReference(): string {
     "| `KAFKA_BROKERS_<ID>` | (set by the dev stack) | Kafka bootstrap servers of link `<ID>` (gateway: unused) |",
     "| `REDIS_URL_<ID>` | (set by the dev stack) | Redis of link `<ID>` |",
     "| `OTEL_TRACES_EXPORTER`, `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_TRACES_SAMPLER`, … | unset: tracing off | standard OpenTelemetry variables; setting an exporter or endpoint turns tracing on |",
+    "",
+    "## Shared settings",
+    "",
+    "Declared once in `common/` and read by several processes (each section below names the ones it reads).",
+    "",
+    describeConfig(SHARED),
     "",
     ...sections,
   ].join("\n");

@@ -1,10 +1,13 @@
-import type { FastifyPluginAsync } from "fastify";
+import type { FastifyPluginAsyncJsonSchemaToTs } from "@fastify/type-provider-json-schema-to-ts";
 import type { Comparator } from "../comparator.ts";
 import { auditRecordSchema } from "./schemas.ts";
 
 // The audit trail, newest first, one page at a time: `next` is the `before` of the following page.
-export const auditRoutes: FastifyPluginAsync<{ comparator: Comparator }> = async (app, { comparator }) => {
-  app.get<{ Querystring: { limit: number; before?: string } }>(
+export const auditRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: { comparator: Comparator } }> = async (
+  app,
+  { comparator },
+) => {
+  app.get(
     "/v1/audit",
     {
       logLevel: "warn",
@@ -20,6 +23,7 @@ export const auditRoutes: FastifyPluginAsync<{ comparator: Comparator }> = async
         response: {
           200: {
             type: "object",
+            additionalProperties: false,
             properties: {
               source: { type: "string", enum: ["consul", "file"] },
               records: { type: "array", items: auditRecordSchema },
@@ -28,7 +32,7 @@ export const auditRoutes: FastifyPluginAsync<{ comparator: Comparator }> = async
             },
           },
         },
-      },
+      } as const,
     },
     async (req) => comparator.audit.list(req.query.limit, req.query.before),
   );

@@ -1,6 +1,7 @@
+import type { JsonSchemaToTsProvider } from "@fastify/type-provider-json-schema-to-ts";
 import type { FastifyPluginAsync } from "fastify";
 import type { Comparator } from "../comparator.ts";
-import { LIVE_METRICS } from "../judge.ts";
+import { LIVE_METRICS } from "../observation.ts";
 import type { Repairs } from "../repairs.ts";
 import { repairStatusSchema } from "./repairs.ts";
 import { linkViewSchema } from "./schemas.ts";
@@ -43,7 +44,9 @@ export const linksRoutes: FastifyPluginAsync<{ comparator: Comparator; repairs: 
     },
   );
 
-  app.get<{ Querystring: { metric: string } }>(
+  // The query's type comes from its schema. /v1/links keeps its handler's own types: its schema names the
+  // fields the console reads, not every field of a link view.
+  app.withTypeProvider<JsonSchemaToTsProvider>().get(
     "/v1/gaps",
     {
       logLevel: "warn",
@@ -72,7 +75,7 @@ export const linksRoutes: FastifyPluginAsync<{ comparator: Comparator; repairs: 
             },
           },
         },
-      },
+      } as const,
     },
     async (req) => comparator.gapsView(req.query.metric),
   );

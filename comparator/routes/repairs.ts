@@ -1,12 +1,13 @@
-import type { FastifyPluginAsync } from "fastify";
+import type { FastifyPluginAsyncJsonSchemaToTs } from "@fastify/type-provider-json-schema-to-ts";
+import { errorBody, errorSchema } from "../../common/httpErrors.ts";
 import type { Repairs } from "../repairs.ts";
-import { errorSchema } from "./schemas.ts";
 
 // Repair and backfill of one link (POST, with the admin token: registered inside the operations routes) and
 // their progress (GET, public like /v1/links). The repair itself is `npm run repair`: comparator/repairs.ts.
 
 export const repairStatusSchema = {
   type: ["object", "null"],
+  additionalProperties: false,
   properties: {
     link: { type: "string" },
     operation: { type: "string", enum: ["repair", "backfill"] },
@@ -21,22 +22,25 @@ export const repairStatusSchema = {
   },
 } as const;
 
-interface Body {
-  reason: string;
-  operator: string;
-  force?: boolean;
-  backfill?: boolean;
+type RepairRoutes = FastifyPluginAsyncJsonSchemaToTs<{
+  Options: { repairs: Repairs; links: readonly string[] };
+}>;
+
+/** The link a repair route is about, one of LINKS. */
+function linkParams(links: readonly string[]) {
+  return {
+    type: "object",
+    properties: { id: { type: "string", enum: [...links] } },
+    required: ["id"],
+  } as const;
 }
 
-export const repairStartRoutes: FastifyPluginAsync<{ repairs: Repairs; links: readonly string[] }> = async (
-  app,
-  { repairs, links },
-) => {
-  app.post<{ Params: { id: string }; Body: Body }>(
+export const repairStartRoutes: RepairRoutes = async (app, { repairs, links }) => {
+  app.post(
     "/v1/links/:id/repair",
     {
       schema: {
-        params: { type: "object", properties: { id: { type: "string", enum: [...links] } } },
+        params: linkParams(links),
         body: {
           type: "object",
           additionalProperties: false,
@@ -53,7 +57,7 @@ export const repairStartRoutes: FastifyPluginAsync<{ repairs: Repairs; links: re
           },
         },
         response: { 202: repairStatusSchema, 409: errorSchema },
-      },
+      } as const,
     },
     async (req, reply) => {
       const { reason, operator, force = false, backfill = false } = req.body;
@@ -61,24 +65,18 @@ export const repairStartRoutes: FastifyPluginAsync<{ repairs: Repairs; links: re
       if (!status)
         return reply
           .code(409)
-          .send({ error: "repair_running", message: `a repair of link ${req.params.id} is running` });
+          .send(errorBody("repair_running", `a repair of link ${req.params.id} is running`));
       return reply.code(202).send(status);
     },
   );
 };
 
-export const repairStatusRoutes: FastifyPluginAsync<{ repairs: Repairs; links: readonly string[] }> = async (
-  app,
-  { repairs, links },
-) => {
-  app.get<{ Params: { id: string } }>(
+export const repairStatusRoutes: RepairRoutes = async (app, { repairs, links }) => {
+  app.get(
     "/v1/links/:id/repair",
     {
       logLevel: "warn",
-      schema: {
-        params: { type: "object", properties: { id: { type: "string", enum: [...links] } } },
-        response: { 200: repairStatusSchema },
-      },
+      schema: { params: linkParams(links), response: { 200: repairStatusSchema } } as const,
     },
     async (req) => repairs.status(req.params.id),
   );

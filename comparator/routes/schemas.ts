@@ -11,6 +11,7 @@ const nullableNumber = { type: ["number", "null"] } as const;
 
 export const routingDocumentSchema = {
   type: "object",
+  additionalProperties: false,
   required: ["version", "active", "standby", "mode", "reason", "changedAt", "changedBy"],
   properties: {
     version: { type: "integer" },
@@ -25,6 +26,7 @@ export const routingDocumentSchema = {
 
 export const auditRecordSchema = {
   type: "object",
+  additionalProperties: false,
   required: ["id", "at", "kind", "by", "reason", "evidence"],
   properties: {
     id: { type: "string" },
@@ -37,19 +39,6 @@ export const auditRecordSchema = {
     to: { type: "string" },
     routingVersion: { type: "integer" },
     evidence: openObject,
-  },
-} as const;
-
-export const errorSchema = {
-  type: "object",
-  required: ["error", "message"],
-  properties: {
-    statusCode: { type: "integer" },
-    error: { type: "string" },
-    message: { type: "string" },
-    field: { type: "string" },
-    evidence: openObject,
-    leader: { type: ["object", "null"], additionalProperties: true },
   },
 } as const;
 

@@ -1,5 +1,6 @@
 import { mkdir, open, readFile, rename } from "node:fs/promises";
 import { dirname } from "node:path";
+import { SerialQueue } from "../../common/serialQueue.ts";
 import type { KvEntry, Session, StoreState, Tombstone } from "./store.ts";
 
 // The dev server's durability: the whole state as one JSON file, rewritten shortly after each change and
@@ -86,7 +87,7 @@ export class SnapshotWriter {
   private timer: NodeJS.Timeout | undefined;
   private dirty = false;
   // Writes run one after another so that an older state never lands after a newer one.
-  private queue: Promise<void> = Promise.resolve();
+  private readonly queue = new SerialQueue();
 
   constructor(
     private readonly file: string,
@@ -113,9 +114,7 @@ export class SnapshotWriter {
   }
 
   private enqueue(): Promise<void> {
-    const run = this.queue.then(() => this.write());
-    this.queue = run.catch(() => {});
-    return run;
+    return this.queue.run(() => this.write());
   }
 
   private async write(): Promise<void> {

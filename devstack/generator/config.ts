@@ -1,6 +1,7 @@
-import { duration, int, list, loadConfig, num, type Setting, str } from "../../common/config.ts";
-import { LINK_ID, loadLinkAddresses } from "../../common/links.ts";
-import type { GeneratorOptions } from "./run.ts";
+import { duration, int, loadConfig, num, type Setting, str } from "../../common/config.ts";
+import { loadLinkAddresses } from "../../common/links.ts";
+import { kafkaPartitionsSetting, linksSetting } from "../../common/sharedSettings.ts";
+import type { PopulationSizes } from "./population.ts";
 
 // Every setting of the traffic generator (devstack/generator/main.ts). `npx tsx devstack/generator/main.ts
 // --help` prints this table. Each link's Kafka comes from KAFKA_BROKERS_<ID> (common/links.ts).
@@ -21,14 +22,8 @@ function startTime(s: { env: string; doc: string }): Setting<number | null> {
 const fraction = (env: string, def: number, doc: string) => num({ env, default: def, min: 0, max: 1, doc });
 
 export const generatorSettings = {
-  links: list({ env: "LINKS", default: ["a", "b", "c"], item: LINK_ID, doc: "ids of the links to feed" }),
-  partitions: int({
-    env: "KAFKA_PARTITIONS",
-    default: 8,
-    min: 1,
-    max: 1000,
-    doc: "partitions of every input topic; must equal the topics' partition count in every link's Kafka",
-  }),
+  links: linksSetting,
+  partitions: kafkaPartitionsSetting,
   seed: str({ env: "GENERATOR_SEED", default: "oneservice", doc: "seed of the event model and dimensions" }),
   rate: num({
     env: "GENERATOR_RATE",
@@ -131,6 +126,39 @@ export const generatorSettings = {
     doc: "a link whose Kafka accepted nothing for this long stops holding the others back (its overflow is dropped)",
   }),
 };
+
+/** What runGenerator is told: the settings below, parsed, plus what only a program sets (the population). */
+export interface GeneratorOptions {
+  links: { id: string; brokers: string[] }[];
+  partitions: number;
+  seed: string;
+  /** Event time of the first record, epoch ms. */
+  startTime: number;
+  /** Base events/s, paced to the wall clock; 0 = unpaced, event times advancing at unpacedEventRate. */
+  rate: number;
+  /** Events per second of event time when unpaced. */
+  unpacedEventRate: number;
+  peakMultiplier: number;
+  peakAfterMs: number;
+  peakDurationMs: number;
+  /** Stop after this many records; 0 = until the signal aborts. */
+  count: number;
+  malformedFraction: number;
+  poisonFraction: number;
+  lateFraction: number;
+  lateByMs: number;
+  refundFraction: number;
+  truthFile: string | null;
+  dimsDir: string | null;
+  batchSize: number;
+  lingerMs: number;
+  linkBuffer: number;
+  linkStallMs: number;
+  /** Producer threads per link, each serving a fixed share of the partitions. */
+  linkThreads: number;
+  /** Sizes of the seller/buyer/category/advertiser populations; DEFAULT_POPULATION if unset. */
+  population?: PopulationSizes;
+}
 
 type Loaded = ReturnType<typeof loadConfig<typeof generatorSettings>>;
 

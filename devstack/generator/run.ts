@@ -1,49 +1,16 @@
 import { setImmediate as yieldToIo } from "node:timers/promises";
 import { createLogger, type Logger } from "../../common/logger.ts";
 import { Batcher, type Chunk } from "./batcher.ts";
-import { generatorDefaults } from "./config.ts";
+import { type GeneratorOptions, generatorDefaults } from "./config.ts";
 import { type DimensionFiles, writeDimensions } from "./dimensions.ts";
 import { type LinkStats, LinkWriter, statsPerLink } from "./linkWriter.ts";
 import { type ModelCounts, TrafficModel } from "./model.ts";
-import type { PopulationSizes } from "./population.ts";
 import { startProgress } from "./progress.ts";
 import { TruthFile } from "./truthFile.ts";
 
 // The generator's main loop: draw records from the model, cut them into chunks, hand every chunk to every
 // link's writer and to the truth file. Paced, the virtual clock is held to the wall clock (records whose
 // event time has not come yet wait); unpaced, it runs as fast as the slowest live link accepts.
-
-export interface GeneratorOptions {
-  links: { id: string; brokers: string[] }[];
-  partitions: number;
-  seed: string;
-  /** Event time of the first record, epoch ms. */
-  startTime: number;
-  /** Base events/s, paced to the wall clock; 0 = unpaced, event times advancing at unpacedEventRate. */
-  rate: number;
-  /** Events per second of event time when unpaced. */
-  unpacedEventRate: number;
-  peakMultiplier: number;
-  peakAfterMs: number;
-  peakDurationMs: number;
-  /** Stop after this many records; 0 = until the signal aborts. */
-  count: number;
-  malformedFraction: number;
-  poisonFraction: number;
-  lateFraction: number;
-  lateByMs: number;
-  refundFraction: number;
-  truthFile: string | null;
-  dimsDir: string | null;
-  batchSize: number;
-  lingerMs: number;
-  linkBuffer: number;
-  linkStallMs: number;
-  /** Producer threads per link, each serving a fixed share of the partitions. */
-  linkThreads: number;
-  /** Sizes of the seller/buyer/category/advertiser populations; DEFAULT_POPULATION if unset. */
-  population?: PopulationSizes;
-}
 
 export type GeneratorRun = Partial<GeneratorOptions> &
   Pick<GeneratorOptions, "links"> & {

@@ -1,17 +1,12 @@
 import { bool, int, str } from "../../common/config.ts";
 import { LINK_ID } from "../../common/links.ts";
+import { kafkaPartitionsSetting } from "../../common/sharedSettings.ts";
 
 // Settings of one embedded Kafka process (one link). The supervisor sets these per link; a link whose
 // KAFKA_BROKERS_<ID> is set uses that real Kafka instead, and then this process is not started at all.
 export const kafkaSettings = {
   linkId: str({ env: "LINK_ID", default: "a", pattern: LINK_ID, doc: "link id, used in log labels" }),
-  partitions: int({
-    env: "KAFKA_PARTITIONS",
-    default: 8,
-    min: 1,
-    max: 1000,
-    doc: "partitions of every catalog topic, created at start",
-  }),
+  partitions: kafkaPartitionsSetting,
   brokers: int({
     env: "KAFKA_MOCK_BROKERS",
     default: 1,

@@ -1,6 +1,6 @@
-import { DEV_ADMIN_TOKEN, DEV_API_KEY } from "../../common/adminAuth.ts";
-import { bool, duration, int, list, str } from "../../common/config.ts";
-import { LINK_ID } from "../../common/links.ts";
+import { credentialSettings, DEV_API_KEY } from "../../common/adminAuth.ts";
+import { bool, duration, int, str } from "../../common/config.ts";
+import { kafkaPartitionsSetting, linksSetting } from "../../common/sharedSettings.ts";
 
 // Everything `npm start` can be told. Per-link addresses are not here: `KAFKA_BROKERS_<ID>` and
 // `REDIS_URL_<ID>` (common/links.ts) point a link at a real Kafka or Redis, and then the supervisor starts no
@@ -16,12 +16,7 @@ const port = (env: string, fallback: number, what: string) =>
   });
 
 export const supervisorSettings = {
-  links: list({
-    env: "LINKS",
-    default: ["a", "b", "c"],
-    item: LINK_ID,
-    doc: "ids of the links to run, in priority order",
-  }),
+  links: linksSetting,
   processorsPerLink: int({
     env: "PROCESSORS_PER_LINK",
     default: 1,
@@ -29,13 +24,7 @@ export const supervisorSettings = {
     max: 16,
     doc: "processor processes per link (members of the link's consumer group)",
   }),
-  kafkaPartitions: int({
-    env: "KAFKA_PARTITIONS",
-    default: 8,
-    min: 1,
-    max: 1000,
-    doc: "partitions of every topic of an embedded Kafka",
-  }),
+  kafkaPartitions: kafkaPartitionsSetting,
   generatorRate: int({
     env: "GENERATOR_RATE",
     default: 500,
@@ -61,11 +50,7 @@ export const supervisorSettings = {
     pattern: /^[A-Za-z0-9._~-]{6,256}$/,
     doc: "API key the gateway accepts from callers, as application `screen` (dev only)",
   }),
-  adminToken: str({
-    env: "ADMIN_TOKEN",
-    default: DEV_ADMIN_TOKEN,
-    doc: "token of the ops console's failover API (dev only)",
-  }),
+  adminToken: credentialSettings.adminToken,
   backoffInitialMs: duration({
     env: "RESTART_BACKOFF_INITIAL",
     default: 500,

@@ -1,4 +1,5 @@
 import type { Logger } from "../../common/logger.ts";
+import { SerialQueue } from "../../common/serialQueue.ts";
 
 // One service the supervisor keeps running: the seeds' rule is fail fast, restart, alert. A child that exits
 // without being asked to is restarted after a delay that doubles with every crash in a row (so a service that
@@ -53,7 +54,7 @@ export class SupervisedProcess {
   private timer: NodeJS.Timeout | undefined;
   private readonly abort = new AbortController();
   // Start, restart and stop run one after another, so a stop never races a launch in progress.
-  private chain: Promise<void> = Promise.resolve();
+  private readonly queue = new SerialQueue();
 
   constructor(private readonly opts: SupervisedOptions) {
     this.name = opts.name;
@@ -65,13 +66,13 @@ export class SupervisedProcess {
 
   /** The first start. Its failure is the caller's to handle: at startup the stack fails fast instead. */
   start(): Promise<void> {
-    return this.serial(() => this.launch());
+    return this.queue.run(() => this.launch());
   }
 
   /** Stops the child and starts it again at once, e.g. because an address in its environment changed. */
   restart(reason: string): Promise<void> {
     clearTimeout(this.timer);
-    return this.serial(async () => {
+    return this.queue.run(async () => {
       if (this.stopped) return;
       this.opts.log.warn({ child: this.name, pid: this.run?.pid, reason }, `restarting ${this.name}`);
       await this.replaceRun();
@@ -88,18 +89,12 @@ export class SupervisedProcess {
     this.stopped = true;
     clearTimeout(this.timer);
     this.abort.abort();
-    return this.serial(async () => {
+    return this.queue.run(async () => {
       const run = this.run;
       await this.replaceRun();
       if (run)
         this.opts.log.info({ child: this.name, pid: run.pid, ...(await run.exited) }, `${this.name} stopped`);
     });
-  }
-
-  private serial(op: () => Promise<void>): Promise<void> {
-    const next = this.chain.then(op);
-    this.chain = next.catch(() => {});
-    return next;
   }
 
   private async replaceRun(): Promise<void> {
@@ -141,7 +136,7 @@ export class SupervisedProcess {
     );
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      void this.serial(() => this.relaunch());
+      void this.queue.run(() => this.relaunch());
     }, delayMs);
   }
 

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from "fastify";
 import { type AuthThrottle, adminAuth } from "../../common/adminAuth.ts";
-import { errorResponses } from "../httpErrors.ts";
+import { errorResponses } from "../../common/httpErrors.ts";
 import type { LinkPool } from "../links/linkPool.ts";
 import type { MetricReaderDeps } from "../metricReader.ts";
 import type { RoutingWatcher } from "../routing/routingWatcher.ts";

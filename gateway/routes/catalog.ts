@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from "fastify";
 import { DIMENSIONS, findMetric } from "../../common/catalog.ts";
-import { errorResponses } from "../httpErrors.ts";
+import { errorResponses } from "../../common/httpErrors.ts";
 import { metricViews } from "../params.ts";
 import { apiKeySecurity } from "./served.ts";
 

@@ -1,7 +1,8 @@
-import type { FastifyPluginAsync, FastifyReply, FastifySchema } from "fastify";
-import { errorResponses } from "../httpErrors.ts";
+import type { FastifyPluginAsyncJsonSchemaToTs } from "@fastify/type-provider-json-schema-to-ts";
+import type { FastifyReply } from "fastify";
+import { errorResponses } from "../../common/httpErrors.ts";
 import type { Served, ValueResult } from "../metricReader.ts";
-import { paramSchemas, seriesCost, seriesQuery, topQuery, type ValueInput, valueQuery } from "../params.ts";
+import { paramSchemas, seriesCost, seriesQuery, topQuery, valueQuery } from "../params.ts";
 import {
   answer,
   apiKeySecurity,
@@ -29,11 +30,7 @@ export const valueProperties = {
 } as const;
 
 /** The schema of a GET /v1/metrics/:metric… route: its query parameters and the fields it answers. */
-function metricSchema(
-  summary: string,
-  query: { properties: Record<string, unknown>; required?: string[] },
-  answers: { properties: Record<string, unknown>; required: string[] },
-): FastifySchema {
+function metricSchema<const Q, const A>(summary: string, querystring: Q, answer: A) {
   return {
     summary,
     tags: ["metrics"],
@@ -44,21 +41,18 @@ function metricSchema(
       required: ["metric"],
       additionalProperties: false,
     },
-    querystring: { type: "object", ...query, additionalProperties: false },
-    response: {
-      200: {
-        type: "object",
-        properties: { ...answers.properties, ...servedProperties },
-        required: [...answers.required, "asOf", "link", "stale", "complete"],
-      },
-      ...errorResponses,
-    },
-  };
+    querystring,
+    response: { 200: answer, ...errorResponses },
+  } as const;
 }
+
+/** What every metric route's answer carries besides its own fields (served.ts). */
+const servedRequired = ["asOf", "link", "stale", "complete"] as const;
 
 const valueSchema = metricSchema(
   "One value of a metric: business day to date, or one minute",
   {
+    type: "object",
     properties: {
       dim: paramSchemas.dim,
       key: paramSchemas.key,
@@ -66,21 +60,30 @@ const valueSchema = metricSchema(
       date: paramSchemas.date,
       minute: paramSchemas.minute,
     },
+    additionalProperties: false,
   },
-  { properties: valueProperties, required: ["metric", "dim", "key", "window", "date", "value"] },
+  {
+    type: "object",
+    properties: { ...valueProperties, ...servedProperties },
+    required: ["metric", "dim", "key", "window", "date", "value", ...servedRequired],
+    additionalProperties: false,
+  },
 );
 
 const topSchema = metricSchema(
   "The largest keys of a dimension by business day to date",
   {
+    type: "object",
     properties: {
       dim: { ...paramSchemas.dim, description: "Dimension to rank, e.g. seller" },
       n: { type: "integer", minimum: 1, maximum: 100, description: "How many (default 10)" },
       date: paramSchemas.date,
     },
     required: ["dim"],
+    additionalProperties: false,
   },
   {
+    type: "object",
     properties: {
       metric: str,
       dim: str,
@@ -90,26 +93,32 @@ const topSchema = metricSchema(
         type: "array",
         items: {
           type: "object",
+          additionalProperties: false,
           properties: { key: str, value: { type: "number" } },
           required: ["key", "value"],
         },
       },
+      ...servedProperties,
     },
-    required: ["metric", "dim", "date", "n", "entries"],
+    required: ["metric", "dim", "date", "n", "entries", ...servedRequired],
+    additionalProperties: false,
   },
 );
 
 const seriesSchema = metricSchema(
   "Per-minute values of a metric between two instants (default: the last 60 minutes)",
   {
+    type: "object",
     properties: {
       dim: paramSchemas.dim,
       key: paramSchemas.key,
       from: { type: "string", format: "date-time", description: "First minute (default: to - 60 min)" },
       to: { type: "string", format: "date-time", description: "Last minute, included (default: now)" },
     },
+    additionalProperties: false,
   },
   {
+    type: "object",
     properties: {
       metric: str,
       dim: str,
@@ -120,6 +129,7 @@ const seriesSchema = metricSchema(
         type: "array",
         items: {
           type: "object",
+          additionalProperties: false,
           properties: {
             t: { type: "number", description: "Minute start, epoch ms" },
             minute: { type: "string", description: "HHMM in the business time zone" },
@@ -128,12 +138,12 @@ const seriesSchema = metricSchema(
           required: ["t", "minute", "value"],
         },
       },
+      ...servedProperties,
     },
-    required: ["metric", "dim", "key", "from", "to", "points"],
+    required: ["metric", "dim", "key", "from", "to", "points", ...servedRequired],
+    additionalProperties: false,
   },
 );
-
-type MetricRequest<Q> = { Params: { metric: string }; Querystring: Q };
 
 /** answer() for one value, spelt out rather than spread: this is the hottest route, and the spread showed. */
 function valueAnswer(reply: FastifyReply, served: Served<ValueResult>) {
@@ -159,41 +169,30 @@ function sendValueAnswer(reply: FastifyReply, served: Served<ValueResult>): void
   reply.send(valueAnswer(reply, served));
 }
 
-export const metricRoutes: FastifyPluginAsync<DataRouteOptions> = async (
+export const metricRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: DataRouteOptions }> = async (
   app,
   { reader, clock, now, historyDays, charge },
 ) => {
-  app.get<MetricRequest<Omit<ValueInput, "metric">>>(
-    "/metrics/:metric",
-    { schema: valueSchema },
-    (req, reply) => {
-      const q = valueQuery({ ...req.query, metric: req.params.metric }, clock, now(), historyDays);
-      const hit = reader.cachedValue(q);
-      if (hit === undefined) return reader.value(q).then((served) => valueAnswer(reply, served));
-      // A micro-cache hit takes no promise, but is still sent in the check phase as MicroCache.get sends
-      // its hits, so that the answers ready in one turn of the event loop are written together.
-      setImmediate(sendValueAnswer, reply, hit);
-    },
+  app.get("/metrics/:metric", { schema: valueSchema }, (req, reply) => {
+    const q = valueQuery({ ...req.query, metric: req.params.metric }, clock, now(), historyDays);
+    const hit = reader.cachedValue(q);
+    if (hit === undefined) return reader.value(q).then((served) => valueAnswer(reply, served));
+    // A micro-cache hit takes no promise, but is still sent in the check phase as MicroCache.get sends
+    // its hits, so that the answers ready in one turn of the event loop are written together.
+    setImmediate(sendValueAnswer, reply, hit);
+  });
+
+  app.get("/metrics/:metric/top", { schema: topSchema }, async (req, reply) =>
+    answer(
+      reply,
+      await reader.top(topQuery({ ...req.query, metric: req.params.metric }, clock, now(), historyDays)),
+    ),
   );
 
-  app.get<MetricRequest<{ dim: string; n?: number; date?: string }>>(
-    "/metrics/:metric/top",
-    { schema: topSchema },
-    async (req, reply) =>
-      answer(
-        reply,
-        await reader.top(topQuery({ ...req.query, metric: req.params.metric }, clock, now(), historyDays)),
-      ),
-  );
-
-  app.get<MetricRequest<{ dim?: string; key?: string; from?: string; to?: string }>>(
-    "/metrics/:metric/series",
-    { schema: seriesSchema },
-    async (req, reply) => {
-      const q = seriesQuery({ ...req.query, metric: req.params.metric }, now());
-      // Every request takes one token; a series takes one more per hour of minutes it reads beyond the first.
-      charge(req.app, seriesCost(q) - 1);
-      return answer(reply, await reader.series(q));
-    },
-  );
+  app.get("/metrics/:metric/series", { schema: seriesSchema }, async (req, reply) => {
+    const q = seriesQuery({ ...req.query, metric: req.params.metric }, now());
+    // Every request takes one token; a series takes one more per hour of minutes it reads beyond the first.
+    charge(req.app, seriesCost(q) - 1);
+    return answer(reply, await reader.series(q));
+  });
 };

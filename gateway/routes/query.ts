@@ -1,6 +1,6 @@
-import type { FastifyPluginAsync } from "fastify";
-import { errorResponses } from "../httpErrors.ts";
-import { paramSchemas, type ValueInput, valueQuery } from "../params.ts";
+import type { FastifyPluginAsyncJsonSchemaToTs } from "@fastify/type-provider-json-schema-to-ts";
+import { errorResponses } from "../../common/httpErrors.ts";
+import { valueInputSchema, valueQuery } from "../params.ts";
 import { valueProperties } from "./metrics.ts";
 import { apiKeySecurity, type DataRouteOptions, servedProperties, setServedHeaders } from "./served.ts";
 
@@ -9,11 +9,11 @@ import { apiKeySecurity, type DataRouteOptions, servedProperties, setServedHeade
 
 export const MAX_QUERY_READS = 50;
 
-export const queryRoutes: FastifyPluginAsync<DataRouteOptions> = async (
+export const queryRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: DataRouteOptions }> = async (
   app,
   { reader, clock, now, historyDays },
 ) => {
-  app.post<{ Body: { reads: ValueInput[] } }>(
+  app.post(
     "/query",
     {
       schema: {
@@ -27,19 +27,7 @@ export const queryRoutes: FastifyPluginAsync<DataRouteOptions> = async (
               type: "array",
               minItems: 1,
               maxItems: MAX_QUERY_READS,
-              items: {
-                type: "object",
-                properties: {
-                  metric: paramSchemas.metric,
-                  dim: paramSchemas.dim,
-                  key: paramSchemas.key,
-                  window: paramSchemas.window,
-                  date: paramSchemas.date,
-                  minute: paramSchemas.minute,
-                },
-                required: ["metric"],
-                additionalProperties: false,
-              },
+              items: valueInputSchema,
             },
           },
           required: ["reads"],
@@ -55,6 +43,7 @@ export const queryRoutes: FastifyPluginAsync<DataRouteOptions> = async (
                 type: "array",
                 items: {
                   type: "object",
+                  additionalProperties: false,
                   properties: {
                     ...valueProperties,
                     stale: { type: "boolean" },
@@ -68,7 +57,7 @@ export const queryRoutes: FastifyPluginAsync<DataRouteOptions> = async (
           },
           ...errorResponses,
         },
-      },
+      } as const,
     },
     async (req, reply) => {
       const at = now();

@@ -1,7 +1,8 @@
 import { PassThrough } from "node:stream";
-import type { FastifyPluginAsync } from "fastify";
+import type { FastifyPluginAsyncJsonSchemaToTs } from "@fastify/type-provider-json-schema-to-ts";
+import type { FromSchema } from "json-schema-to-ts";
+import { ApiError, errorResponses } from "../../common/httpErrors.ts";
 import type { Logger } from "../../common/logger.ts";
-import { ApiError, errorResponses } from "../httpErrors.ts";
 import type { MetricReader } from "../metricReader.ts";
 import type { GatewayMetrics } from "../metrics.ts";
 import { checkDim, metricView, seriesQuery, topQuery, valueQuery } from "../params.ts";
@@ -33,12 +34,38 @@ interface Subscription {
   n: number;
 }
 
-interface StreamQuery {
-  metrics?: string;
-  top?: string;
-  series?: string;
-  n?: number;
-}
+const streamQuerySchema = {
+  type: "object",
+  properties: {
+    metrics: {
+      type: "string",
+      pattern: "^[a-z0-9_]+(,[a-z0-9_]+)*$",
+      maxLength: 1000,
+      description: "Day-to-date values to stream, e.g. gmv,paid_orders,buyers",
+    },
+    top: {
+      type: "string",
+      pattern: "^[a-z0-9_]+:[a-z0-9_]+(,[a-z0-9_]+:[a-z0-9_]+)*$",
+      maxLength: 500,
+      description: "Top lists, metric:dim, e.g. gmv:seller",
+    },
+    series: {
+      type: "string",
+      pattern: "^[a-z0-9_]+(,[a-z0-9_]+)*$",
+      maxLength: 500,
+      description: "Minute series of the last hour, e.g. gmv",
+    },
+    n: {
+      type: "integer",
+      minimum: 1,
+      maximum: 50,
+      description: "Entries of each top list (default 10)",
+    },
+  },
+  additionalProperties: false,
+} as const;
+
+type StreamQuery = FromSchema<typeof streamQuerySchema>;
 
 const list = (raw: string | undefined) => (raw ? [...new Set(raw.split(","))] : []);
 
@@ -50,16 +77,22 @@ function subscription(q: StreamQuery): Subscription {
   });
   const series = list(q.series);
   if (metrics.length + top.length + series.length === 0) {
-    throw new ApiError(400, "metrics, top or series must name something to stream", "metrics");
+    throw new ApiError("invalid_request", "metrics, top or series must name something to stream", "metrics");
   }
-  if (metrics.length > MAX_METRICS) throw new ApiError(400, `at most ${MAX_METRICS} metrics`, "metrics");
-  if (top.length > MAX_LISTS) throw new ApiError(400, `at most ${MAX_LISTS} top lists`, "top");
-  if (series.length > MAX_LISTS) throw new ApiError(400, `at most ${MAX_LISTS} series`, "series");
+  if (metrics.length > MAX_METRICS)
+    throw new ApiError("invalid_request", `at most ${MAX_METRICS} metrics`, "metrics");
+  if (top.length > MAX_LISTS) throw new ApiError("invalid_request", `at most ${MAX_LISTS} top lists`, "top");
+  if (series.length > MAX_LISTS)
+    throw new ApiError("invalid_request", `at most ${MAX_LISTS} series`, "series");
   for (const m of metrics) metricView(m, "metrics");
   for (const t of top) {
     const view = metricView(t.metric, "top");
     if (view.derived)
-      throw new ApiError(400, `${view.name} is derived at read time and has no top list`, "top");
+      throw new ApiError(
+        "invalid_request",
+        `${view.name} is derived at read time and has no top list`,
+        "top",
+      );
     checkDim(view, t.dim, "day", "top");
   }
   for (const s of series) checkDim(metricView(s, "series"), "all", "minute", "series");
@@ -163,9 +196,14 @@ class StreamSlots {
   /** Takes a slot for `app` and returns its release, or throws the 503 that says which cap is full. */
   take(app: string): () => void {
     const ofApp = this.perApp.get(app) ?? 0;
-    if (this.total >= this.max) throw new ApiError(503, "too many open streams", undefined, 5);
+    if (this.total >= this.max) throw new ApiError("too_many_streams", "too many open streams", undefined, 5);
     if (ofApp >= this.maxPerApp)
-      throw new ApiError(503, `application ${app} has ${ofApp} streams open, its most`, undefined, 5);
+      throw new ApiError(
+        "too_many_streams",
+        `application ${app} has ${ofApp} streams open, its most`,
+        undefined,
+        5,
+      );
     this.total += 1;
     this.perApp.set(app, ofApp + 1);
     let released = false;
@@ -180,14 +218,17 @@ class StreamSlots {
   }
 }
 
-export const streamRoutes: FastifyPluginAsync<StreamOptions> = async (app, opts) => {
+export const streamRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: StreamOptions }> = async (
+  app,
+  opts,
+) => {
   const open = new Set<PassThrough>();
   const slots = new StreamSlots(opts.maxClients, opts.maxClientsPerApp);
   app.addHook("preClose", async () => {
     for (const stream of open) stream.end();
   });
 
-  app.get<{ Querystring: StreamQuery }>(
+  app.get(
     "/stream",
     {
       schema: {
@@ -199,39 +240,13 @@ export const streamRoutes: FastifyPluginAsync<StreamOptions> = async (app, opts)
           "series.<metric> = {points: [{t, minute, value}], stale} (last 60 minutes).",
         tags: ["stream"],
         security: apiKeySecurity,
-        produces: "text/event-stream",
-        querystring: {
-          type: "object",
-          properties: {
-            metrics: {
-              type: "string",
-              pattern: "^[a-z0-9_]+(,[a-z0-9_]+)*$",
-              maxLength: 1000,
-              description: "Day-to-date values to stream, e.g. gmv,paid_orders,buyers",
-            },
-            top: {
-              type: "string",
-              pattern: "^[a-z0-9_]+:[a-z0-9_]+(,[a-z0-9_]+:[a-z0-9_]+)*$",
-              maxLength: 500,
-              description: "Top lists, metric:dim, e.g. gmv:seller",
-            },
-            series: {
-              type: "string",
-              pattern: "^[a-z0-9_]+(,[a-z0-9_]+)*$",
-              maxLength: 500,
-              description: "Minute series of the last hour, e.g. gmv",
-            },
-            n: {
-              type: "integer",
-              minimum: 1,
-              maximum: 50,
-              description: "Entries of each top list (default 10)",
-            },
-          },
-          additionalProperties: false,
+        querystring: streamQuerySchema,
+        response: {
+          // No schema for the events themselves: the description above says what each carries.
+          200: { description: "The event stream", content: { "text/event-stream": { schema: {} } } },
+          ...errorResponses,
         },
-        response: errorResponses,
-      },
+      } as const,
     },
     async (req, reply) => {
       const sub = subscription(req.query);

@@ -11,6 +11,7 @@ import {
   type RoutingDocument,
   routingProblem,
 } from "../../common/routing.ts";
+import { SerialQueue } from "../../common/serialQueue.ts";
 import type { GatewayMetrics } from "../metrics.ts";
 import { GatewayAcknowledger } from "./gatewayAck.ts";
 
@@ -81,7 +82,7 @@ export class RoutingWatcher {
   private stopped = false;
   private readonly acknowledger: GatewayAcknowledger;
   private lastConsulError: { at: number; message: string } | null = null;
-  private saving: Promise<void> = Promise.resolve();
+  private readonly saving = new SerialQueue();
 
   constructor(private readonly opts: RoutingWatcherOptions) {
     this.acknowledger = new GatewayAcknowledger(opts.consul, opts.gatewayId, opts.log, opts.metrics);
@@ -118,7 +119,7 @@ export class RoutingWatcher {
       w.current.end();
     }
     await this.acknowledger.release();
-    await this.saving;
+    await this.saving.idle();
   }
 
   status(): RoutingStatus {
@@ -258,7 +259,7 @@ export class RoutingWatcher {
       },
       "routing applied",
     );
-    if (source !== "file") this.saving = this.saving.then(() => this.writeCopy(doc));
+    if (source !== "file") void this.saving.run(() => this.writeCopy(doc));
     void this.acknowledger.ack(doc, this.appliedAt);
     return true;
   }

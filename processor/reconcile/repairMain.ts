@@ -2,10 +2,10 @@ import { userInfo } from "node:os";
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
 import { loadConfig } from "../../common/config.ts";
+import { consulClient, consulSettings } from "../../common/consul.ts";
 import { loadLinkAddresses } from "../../common/links.ts";
 import { createLogger } from "../../common/logger.ts";
 import { CONSUL_KEYS, type RoutingDocument } from "../../common/routing.ts";
-import { consulClient } from "../../comparator/app.ts";
 import { AuditLog } from "../../comparator/audit.ts";
 import { comparatorSettings } from "../../comparator/config.ts";
 import { readStackFile } from "../../devstack/supervisor/stackFile.ts";
@@ -86,7 +86,9 @@ async function addressOf(id: string): Promise<{ redisUrl: string; brokers: strin
 
 const log = createLogger("repair", { link: linkId });
 const address = await addressOf(linkId);
-const consul = consulClient(address.consulAddr, process.env.CONSUL_HTTP_TOKEN ?? "");
+const consul = consulClient(
+  loadConfig(consulSettings, { ...process.env, CONSUL_HTTP_ADDR: address.consulAddr }),
+);
 // The repair writes to the comparator's audit trail, so it reads the comparator's settings for it.
 const auditConfig = loadConfig({
   auditFile: comparatorSettings.auditFile,

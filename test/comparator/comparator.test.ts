@@ -308,7 +308,7 @@ describe("comparator: operators", () => {
     await probe(stack, c, 3, cDown);
     const { status, json } = await http(c, "POST", "/v1/failover", alice({ to: "c" }));
     assert.equal(status, 409);
-    assert.equal(json.error, "target_not_healthy");
+    assert.equal(json.code, "target_not_healthy");
     assert.equal(json.evidence.state, "down");
     assert.equal(json.evidence.findings[0].rule, "heartbeat_stale");
     assert.equal((await readRouting(stack.consul))?.version, 1);
@@ -343,7 +343,7 @@ describe("comparator: operators", () => {
     assert.deepEqual(json.routing.standby, ["b", "c"]);
     const again = await http(c, "POST", "/v1/failover", alice({ to: "a" }));
     assert.equal(again.status, 409);
-    assert.equal(again.json.error, "no_change");
+    assert.equal(again.json.code, "no_change");
   });
 
   it("pins: automatic failover leaves a pinned link alone until it is unpinned", async () => {
@@ -450,7 +450,7 @@ describe("comparator: two links, and two replicas", () => {
         operator: "bob",
       });
       assert.equal(refused.status, 503);
-      assert.equal(refused.json.error, "not_leader");
+      assert.equal(refused.json.code, "not_leader");
       assert.equal(refused.json.leader.id, "cmp-1");
     } finally {
       await follower.close();

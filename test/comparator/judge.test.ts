@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Judge, type JudgeSettings, type LinkJudgement, type StateChange } from "../../comparator/judge.ts";
-import type { Observation } from "../../comparator/probe.ts";
+import type { Observation } from "../../comparator/observation.ts";
 import type { ScrubMismatch } from "../../comparator/scrub.ts";
 
 // The judging rules probe by probe, on made-up observations: no Redis, no clock.

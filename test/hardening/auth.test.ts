@@ -80,6 +80,7 @@ describe("hardening: admin authentication and its throttle", () => {
     assert.deepEqual(await fromGateway("Bearer wrong-token"), await fromComparator("wrong-token"));
     assert.deepEqual((await fromGateway("Bearer wrong-token")).body, {
       statusCode: 403,
+      code: "credential_wrong",
       error: "Forbidden",
       message: "wrong admin token",
       field: "authorization",

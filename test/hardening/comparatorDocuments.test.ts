@@ -3,9 +3,10 @@ import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { loadConfig } from "../../common/config.ts";
+import { consulClient, consulSettings } from "../../common/consul.ts";
 import { createLogger } from "../../common/logger.ts";
 import { CONSUL_KEYS, initialRouting } from "../../common/routing.ts";
-import { consulClient } from "../../comparator/app.ts";
 import { AuditLog } from "../../comparator/audit.ts";
 import { http, metricsText, readRouting, useFreshComparator } from "../comparator/harness.ts";
 
@@ -80,7 +81,7 @@ describe("hardening: documents the comparator reads from Consul", () => {
       operator: "alice",
     });
     assert.equal(again.status, 409);
-    assert.equal(again.json.error, "routing_usable");
+    assert.equal(again.json.code, "routing_usable");
   });
 
   it("recreates a lost routing document above every version the gateways acknowledge", async () => {
@@ -150,7 +151,7 @@ describe("hardening: the local audit file", () => {
     let consulErrors = 0;
     // Port 1 refuses connections: every Consul write and read fails, as when Consul is unreachable.
     const audit = new AuditLog(
-      consulClient("127.0.0.1:1", ""),
+      consulClient(loadConfig(consulSettings, { CONSUL_HTTP_ADDR: "127.0.0.1:1" })),
       file,
       "t",
       createLogger("test"),

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
+import { ERROR_CODES } from "../../common/httpErrors.ts";
 import { API_KEY, type StartedGateway, useHarness } from "../gateway/helpers.ts";
 
 // Bodies and parameters an attacker or a clumsy client sends: every one gets a 4xx with the JSON refusal
@@ -119,6 +120,7 @@ describe("hardening: hostile input to the gateway", () => {
       assert.equal(body.statusCode, c.status);
       assert.equal(typeof body.error, "string");
       assert.equal(typeof body.message, "string");
+      assert.ok(body.code in ERROR_CODES, `a code from the table: ${body.code}`);
     });
   }
 
