@@ -1,12 +1,6 @@
 import { runGenerator } from "../devstack/generator/run.ts";
-import type { TestLink } from "../test/support/links.ts";
-import {
-  appliedRecords,
-  caughtUp,
-  type ProcessorChild,
-  spawnProcessor,
-  waitFor,
-} from "../test/support/links.ts";
+import type { TestLink } from "../harness/links.ts";
+import { appliedRecords, caughtUp, type ProcessorChild, spawnProcessor, waitFor } from "../harness/links.ts";
 import { cpuMicros } from "./processCpu.ts";
 
 // What the benchmarks that time a processor's catch-up share: its rate and CPU, Redis's CPU and commands.

@@ -11,14 +11,14 @@ import { comparatorSettings } from "../comparator/config.ts";
 import type { StateChange } from "../comparator/judge.ts";
 import { startConsulDevServer } from "../devstack/consul/server.ts";
 import { type RunningRedis, startRedis } from "../devstack/redis/launcher.ts";
-import { startIdenticalFeed } from "../test/support/identicalFeed.ts";
+import { startIdenticalFeed } from "../harness/identicalFeed.ts";
 import {
   type ProcessorChild,
   spawnProcessor,
   startTestLink,
   type TestLink,
   waitFor,
-} from "../test/support/links.ts";
+} from "../harness/links.ts";
 
 // Fault drill for the comparator at its default settings: three real links (embedded Kafka, redis-server,
 // processor at its default 1 s heartbeat) fed the same events in real time, a comparator in this process, and

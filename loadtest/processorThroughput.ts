@@ -24,14 +24,8 @@ import { keys } from "../common/keys.ts";
 import { INPUT_TOPICS } from "../common/topics.ts";
 import { generatorDefaults } from "../devstack/generator/config.ts";
 import { runGenerator } from "../devstack/generator/run.ts";
-import { prepareDimensions } from "../test/support/feed.ts";
-import {
-  spawnProcessor,
-  startTestLink,
-  stopProcessor,
-  type TestLink,
-  waitFor,
-} from "../test/support/links.ts";
+import { prepareDimensions } from "../harness/feed.ts";
+import { spawnProcessor, startTestLink, stopProcessor, type TestLink, waitFor } from "../harness/links.ts";
 import { type CatchUpWindow, processorRate, produceBacklog, status } from "./catchUp.ts";
 import { printProfileTop } from "./cpuProfile.ts";
 

@@ -12,8 +12,8 @@ import { loadConfig } from "../common/config.ts";
 import { comparatorSettings } from "../comparator/config.ts";
 import { Scrubber, type ScrubMismatch } from "../comparator/scrub.ts";
 import { runGenerator } from "../devstack/generator/run.ts";
-import { prepareDimensions } from "../test/support/feed.ts";
-import { startTestLink, stopProcessor, type TestLink } from "../test/support/links.ts";
+import { prepareDimensions } from "../harness/feed.ts";
+import { startTestLink, stopProcessor, type TestLink } from "../harness/links.ts";
 import { processorRate, redisCommandStats, redisCpuSeconds, status } from "./catchUp.ts";
 
 const { values: args } = parseArgs({

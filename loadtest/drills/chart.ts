@@ -1,5 +1,5 @@
 import { writeFile } from "node:fs/promises";
-import { launchHeadlessChromium } from "../../test/support/headlessChromium.ts";
+import { launchHeadlessChromium } from "../../harness/headlessChromium.ts";
 import type { Timeline, TimelineEvent } from "./timeline.ts";
 
 // A drill's timeline as an SVG chart in a small HTML page, and the same page as a PNG through headless

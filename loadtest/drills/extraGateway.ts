@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { linkEnvName } from "../../common/links.ts";
 import { freePort } from "../../devstack/supervisor/freePort.ts";
 import type { StackFile } from "../../devstack/supervisor/stackFile.ts";
-import { waitFor } from "../../test/support/links.ts";
+import { waitFor } from "../../harness/links.ts";
 
 // A second gateway beside the stack's own, configured the way the supervisor configures its gateway, so that
 // the drills have two gateways behind their load balancing: every switch must reach both, and one of them

@@ -1,7 +1,7 @@
 import { Redis } from "ioredis";
 import { keys } from "../../common/keys.ts";
 import type { StackFile, StackFileLink } from "../../devstack/supervisor/stackFile.ts";
-import { waitFor } from "../../test/support/links.ts";
+import { waitFor } from "../../harness/links.ts";
 
 // The faults a drill injects into the running stack, each through the stack's own handles (PIDs and
 // addresses in stack.json, the embedded Kafka's fault endpoint). The supervisor restarts what is killed, as

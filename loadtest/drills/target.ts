@@ -1,6 +1,6 @@
 import { alive } from "../../devstack/supervisor/linkServices.ts";
 import { readStackFile, type StackFile } from "../../devstack/supervisor/stackFile.ts";
-import { startOwnStack } from "../../test/support/devStack.ts";
+import { startOwnStack } from "../../harness/devStack.ts";
 import type { Catalog } from "../k6/scenarios/types.ts";
 import { loadScenario, mix } from "../runner/scenarios.ts";
 import type { DrillTarget } from "./drill.ts";

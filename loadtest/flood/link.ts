@@ -5,7 +5,7 @@ import { Redis } from "ioredis";
 import { Kafka, logLevel } from "kafkajs";
 import { ALL_TOPICS, INPUT_TOPICS } from "../../common/topics.ts";
 import { startRedis } from "../../devstack/redis/launcher.ts";
-import { startTestLink, type TestLink } from "../../test/support/links.ts";
+import { startTestLink, type TestLink } from "../../harness/links.ts";
 
 // The one link a flood runs on: an embedded Kafka with the partitions the flood needs and a redis-server,
 // or, with KAFKA_BROKERS set, a real Kafka cluster (for floods beyond what the embedded one keeps) and a

@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import type { Admin } from "kafkajs";
 import { readProgress } from "../../common/linkReader.ts";
 import { INPUT_TOPICS } from "../../common/topics.ts";
-import { appliedRecords, type TestLink } from "../../test/support/links.ts";
+import { appliedRecords, type TestLink } from "../../harness/links.ts";
 
 // Where a flood stands: records in the link's Kafka, records its processors applied (the offsets stored in
 // Redis with the values), the watermark, and the processors' memory.

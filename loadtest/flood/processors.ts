@@ -1,9 +1,4 @@
-import {
-  type ProcessorChild,
-  spawnProcessor,
-  stopProcessor,
-  type TestLink,
-} from "../../test/support/links.ts";
+import { type ProcessorChild, spawnProcessor, stopProcessor, type TestLink } from "../../harness/links.ts";
 
 // The flood link's consumer group: `count` processor processes, stopped (SIGTERM: finish the batch, leave
 // the group) to build the backlog and started again to release it.

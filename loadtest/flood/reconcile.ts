@@ -2,11 +2,11 @@ import { Redis } from "ioredis";
 import { BusinessClock } from "../../common/businessTime.ts";
 import { keys } from "../../common/keys.ts";
 import { createLogger } from "../../common/logger.ts";
+import type { TestLink } from "../../harness/links.ts";
 import { CategoryIndustry, SellerTiers } from "../../processor/dimensions.ts";
 import { type Difference, diffLinks } from "../../processor/reconcile/diff.ts";
 import { expectedPartitionsOf, recompute } from "../../processor/reconcile/recompute.ts";
 import { truthFile } from "../../processor/reconcile/sources.ts";
-import type { TestLink } from "../../test/support/links.ts";
 
 // The flood's verdict: the link recomputed offline from the generator's truth file, with the settings its
 // processors recorded (time zone, lateness), into database 15 of its Redis, and compared value by value.

@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { readStackFile, type StackFile } from "../../devstack/supervisor/stackFile.ts";
-import { type OwnStack, startOwnStack } from "../../test/support/devStack.ts";
+import { type OwnStack, startOwnStack } from "../../harness/devStack.ts";
 import { resultPath } from "../runner/results.ts";
 import { durations } from "../runner/scenarios.ts";
 import type { Band } from "./charts.ts";

@@ -1,5 +1,5 @@
 import type { CDPSession, Page } from "playwright-core";
-import { type HeadlessChromium, launchHeadlessChromium } from "../../test/support/headlessChromium.ts";
+import { type HeadlessChromium, launchHeadlessChromium } from "../../harness/headlessChromium.ts";
 import { CUMULATIVE, type Figure, type PageMetrics, type Sample } from "./verdict.ts";
 
 // The pages under soak, in Debian's headless Chromium: the big screen (/screen) and the ops console, each

@@ -1,6 +1,6 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { launchHeadlessChromium } from "../../test/support/headlessChromium.ts";
+import { launchHeadlessChromium } from "../../harness/headlessChromium.ts";
 import { escapeHtml } from "../drills/chart.ts";
 import { type Band, lineChart, type Series } from "./charts.ts";
 import type { PageMetrics, Sample, Verdict } from "./verdict.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
-import type { TestLink } from "../support/links.ts";
+import type { TestLink } from "../../harness/links.ts";
 
 // The catalog as users extend it, on real links (embedded Kafka, redis-server, processors as child processes):
 // a metric added to a running link, a changed definition refused, and the README's recipe for a new source
@@ -20,11 +20,11 @@ const { offlineDimensionTables } = await import("../../processor/dimensions.ts")
 const { diffLinks, formatDifferences, incompleteMetrics } = await import("../../processor/reconcile/diff.ts");
 const { kafkaTopics } = await import("../../processor/reconcile/sources.ts");
 const { repairLink } = await import("../../processor/reconcile/repair.ts");
-const { feed, prepareDimensions } = await import("../support/feed.ts");
+const { feed, prepareDimensions } = await import("../../harness/feed.ts");
 const { startGatewayFor } = await import("../support/gateway.ts");
 const { recomputeLink } = await import("../support/recompute.ts");
 const { appliedRecords, dayTotal, settled, spawnProcessor, startTestLink, stopProcessor, waitFor } =
-  await import("../support/links.ts");
+  await import("../../harness/links.ts");
 const { VISITS_TOPIC } = await import("./extension.ts");
 
 const PARTITIONS = 2;

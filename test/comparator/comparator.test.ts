@@ -6,7 +6,7 @@ import { CONSUL_KEYS, type HealthDocument, initialRouting } from "../../common/r
 import type { BuiltComparator } from "../../comparator/app.ts";
 import { RoutingStore } from "../../comparator/routingWriter.ts";
 import { startRedis } from "../../devstack/redis/launcher.ts";
-import { waitFor } from "../support/links.ts";
+import { waitFor } from "../../harness/links.ts";
 import {
   buildTestComparator,
   freshComparator,

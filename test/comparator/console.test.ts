@@ -4,8 +4,8 @@ import { after, before, describe, it } from "node:test";
 import type { Page } from "playwright-core";
 import { CONSUL_KEYS } from "../../common/routing.ts";
 import type { BuiltComparator } from "../../comparator/app.ts";
-import { type HeadlessChromium, launchHeadlessChromium } from "../support/headlessChromium.ts";
-import { waitFor } from "../support/links.ts";
+import { type HeadlessChromium, launchHeadlessChromium } from "../../harness/headlessChromium.ts";
+import { waitFor } from "../../harness/links.ts";
 import {
   ADMIN_TOKEN,
   buildTestComparator,

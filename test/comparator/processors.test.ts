@@ -9,7 +9,7 @@ import { keys } from "../../common/keys.ts";
 import type { BuiltComparator } from "../../comparator/app.ts";
 import type { LinkJudgement } from "../../comparator/judge.ts";
 import { type ConsulDevServer, startConsulDevServer } from "../../devstack/consul/server.ts";
-import { type IdenticalFeed, startIdenticalFeed } from "../support/identicalFeed.ts";
+import { type IdenticalFeed, startIdenticalFeed } from "../../harness/identicalFeed.ts";
 import {
   type ProcessorChild,
   spawnProcessor,
@@ -17,7 +17,7 @@ import {
   stopProcessor,
   type TestLink,
   waitFor,
-} from "../support/links.ts";
+} from "../../harness/links.ts";
 import { comparatorAt, readRouting } from "./harness.ts";
 
 // The comparator against real links: an embedded Kafka, a redis-server and a processor process per link, all

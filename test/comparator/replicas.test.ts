@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { after, before, describe, it } from "node:test";
 import { CONSUL_KEYS } from "../../common/routing.ts";
-import { waitFor } from "../support/links.ts";
+import { waitFor } from "../../harness/links.ts";
 import { type LinkFixture, readRouting, type Stack, startStack, writeLink } from "./harness.ts";
 
 // Two comparator processes (comparator/main.ts) against the same links and Consul: only the holder of the

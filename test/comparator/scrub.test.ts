@@ -9,7 +9,7 @@ import { keys, minuteField } from "../../common/keys.ts";
 import type { BuiltComparator } from "../../comparator/app.ts";
 import type { ScrubMismatch } from "../../comparator/scrub.ts";
 import { type ConsulDevServer, startConsulDevServer } from "../../devstack/consul/server.ts";
-import { feed, prepareDimensions } from "../support/feed.ts";
+import { feed, prepareDimensions } from "../../harness/feed.ts";
 import {
   caughtUp,
   type ProcessorChild,
@@ -18,7 +18,7 @@ import {
   stopProcessor,
   type TestLink,
   waitFor,
-} from "../support/links.ts";
+} from "../../harness/links.ts";
 import { comparatorAt, http, readRouting, repairEnded } from "./harness.ts";
 
 // The scrub against real links: three links fed the same generator stream (late records, refunds, distinct

@@ -3,7 +3,7 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { Page } from "playwright-core";
-import { type HeadlessChromium, launchHeadlessChromium } from "../support/headlessChromium.ts";
+import { type HeadlessChromium, launchHeadlessChromium } from "../../harness/headlessChromium.ts";
 import { API_KEY, type StartedGateway, TIME_ZONE, useHarness } from "./helpers.ts";
 
 // The big screen in a real browser (Debian's headless Chromium): the page loads from the gateway alone,

@@ -4,10 +4,10 @@ import { type Admin, Kafka, logLevel, type Producer } from "kafkajs";
 import pino from "pino";
 import { TOPICS } from "../../common/topics.ts";
 import { type EmbeddedKafka, startEmbeddedKafka } from "../../devstack/kafka/launcher.ts";
+import { waitFor } from "../../harness/links.ts";
 import { DeadLetterSink } from "../../processor/deadLetters.ts";
 import type { DeadLetter } from "../../processor/planner.ts";
 import { admin } from "../kafka/helpers.ts";
-import { waitFor } from "../support/links.ts";
 
 // Dead-lettering never holds up a batch: letters are spooled and sent behind it in bounded chunks, values over
 // the cap are cut, a topic that refuses (here: MESSAGE_TOO_LARGE for every produce, through the embedded

@@ -3,8 +3,7 @@ import { createServer } from "node:net";
 import { after, describe, it } from "node:test";
 import { keys } from "../../common/keys.ts";
 import { TOPICS } from "../../common/topics.ts";
-import { admin } from "../kafka/helpers.ts";
-import { feed, prepareDimensions } from "../support/feed.ts";
+import { feed, prepareDimensions } from "../../harness/feed.ts";
 import {
   caughtUp,
   type ProcessorChild,
@@ -13,7 +12,8 @@ import {
   stopProcessor,
   type TestLink,
   waitFor,
-} from "../support/links.ts";
+} from "../../harness/links.ts";
+import { admin } from "../kafka/helpers.ts";
 import { differencesFromRecompute } from "../support/recompute.ts";
 
 // Poison input is the common-mode failure: every link gets the same records, so one that stalls a processor

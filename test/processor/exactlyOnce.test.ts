@@ -7,12 +7,7 @@ import { keys } from "../../common/keys.ts";
 import { createLogger } from "../../common/logger.ts";
 import { parseOrder, parsePayment, parseRefund } from "../../common/sources/trade.ts";
 import { TOPICS } from "../../common/topics.ts";
-import { runBatch } from "../../processor/batchRunner.ts";
-import { SellerTiers } from "../../processor/dimensions.ts";
-import { LinkStore } from "../../processor/linkStore.ts";
-import { parseRecords } from "../../processor/planner.ts";
-import { kafkaTopics } from "../../processor/reconcile/sources.ts";
-import { feed, prepareDimensions } from "../support/feed.ts";
+import { feed, prepareDimensions } from "../../harness/feed.ts";
 import {
   dayTotal,
   dumpValues,
@@ -23,7 +18,12 @@ import {
   stopProcessor,
   type TestLink,
   waitFor,
-} from "../support/links.ts";
+} from "../../harness/links.ts";
+import { runBatch } from "../../processor/batchRunner.ts";
+import { SellerTiers } from "../../processor/dimensions.ts";
+import { LinkStore } from "../../processor/linkStore.ts";
+import { parseRecords } from "../../processor/planner.ts";
+import { kafkaTopics } from "../../processor/reconcile/sources.ts";
 import { differencesFromRecompute } from "../support/recompute.ts";
 
 const PARTITIONS = 4;

@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { keys } from "../../common/keys.ts";
 import { TOPICS } from "../../common/topics.ts";
-import { EXIT } from "../../processor/linkProcessor.ts";
 import {
   caughtUp,
   overflowPartition,
@@ -11,7 +10,8 @@ import {
   stopProcessor,
   type TestLink,
   waitFor,
-} from "../support/links.ts";
+} from "../../harness/links.ts";
+import { EXIT } from "../../processor/linkProcessor.ts";
 
 const T0 = Date.now() - 60_000;
 

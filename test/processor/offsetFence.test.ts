@@ -4,7 +4,7 @@ import { after, describe, it } from "node:test";
 import { keys } from "../../common/keys.ts";
 import { TOPICS } from "../../common/topics.ts";
 import { freePort } from "../../devstack/supervisor/freePort.ts";
-import { feed, prepareDimensions } from "../support/feed.ts";
+import { feed, prepareDimensions } from "../../harness/feed.ts";
 import {
   caughtUp,
   type ProcessorChild,
@@ -13,7 +13,7 @@ import {
   stopProcessor,
   type TestLink,
   waitFor,
-} from "../support/links.ts";
+} from "../../harness/links.ts";
 import { differencesFromRecompute } from "../support/recompute.ts";
 
 // A member frozen after it planned a batch against a snapshot and sent the apply, while its partitions move to

@@ -12,12 +12,7 @@ import { createLogger } from "../../common/logger.ts";
 import { CONSUL_KEYS } from "../../common/routing.ts";
 import { TOPICS } from "../../common/topics.ts";
 import { type ConsulDevServer, startConsulDevServer } from "../../devstack/consul/server.ts";
-import { offlineDimensionTables } from "../../processor/dimensions.ts";
-import { diffLinks, formatDifferences } from "../../processor/reconcile/diff.ts";
-import { RepairFailed, type RepairStage, repairLink } from "../../processor/reconcile/repair.ts";
-import { kafkaTopics } from "../../processor/reconcile/sources.ts";
-import { comparatorAt, http, repairEnded } from "../comparator/harness.ts";
-import { feed, prepareDimensions } from "../support/feed.ts";
+import { feed, prepareDimensions } from "../../harness/feed.ts";
 import {
   caughtUp,
   dumpValues,
@@ -29,7 +24,12 @@ import {
   stopProcessor,
   type TestLink,
   waitFor,
-} from "../support/links.ts";
+} from "../../harness/links.ts";
+import { offlineDimensionTables } from "../../processor/dimensions.ts";
+import { diffLinks, formatDifferences } from "../../processor/reconcile/diff.ts";
+import { RepairFailed, type RepairStage, repairLink } from "../../processor/reconcile/repair.ts";
+import { kafkaTopics } from "../../processor/reconcile/sources.ts";
+import { comparatorAt, http, repairEnded } from "../comparator/harness.ts";
 import { differencesFromRecompute } from "../support/recompute.ts";
 
 // Repair on real links: corrupted in every way the scrub finds, then repaired from the link's own Kafka by the

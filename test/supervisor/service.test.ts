@@ -10,7 +10,7 @@ import { freePort } from "../../devstack/supervisor/freePort.ts";
 import { alive } from "../../devstack/supervisor/linkServices.ts";
 import { nodeChild } from "../../devstack/supervisor/nodeChild.ts";
 import { type ChildRun, type ExitStatus, SupervisedProcess } from "../../devstack/supervisor/service.ts";
-import { waitFor } from "../support/links.ts";
+import { waitFor } from "../../harness/links.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const CHILD = fileURLToPath(new URL("./fixtures/child.ts", import.meta.url));

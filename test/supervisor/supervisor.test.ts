@@ -12,7 +12,7 @@ import { keys } from "../../common/keys.ts";
 import { TOPICS } from "../../common/topics.ts";
 import { alive } from "../../devstack/supervisor/linkServices.ts";
 import { readStackFile, type StackFile } from "../../devstack/supervisor/stackFile.ts";
-import { waitFor } from "../support/links.ts";
+import { waitFor } from "../../harness/links.ts";
 
 // `npm start` as a user runs it, with a small stack: two links of two partitions, a slow generator, free
 // ports and a temporary DEVSTACK_DIR. Everything is checked through the addresses in stack.json.

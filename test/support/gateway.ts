@@ -8,7 +8,7 @@ import { CONSUL_KEYS, type RoutingDocument } from "../../common/routing.ts";
 import { startConsulDevServer } from "../../devstack/consul/server.ts";
 import { buildGateway } from "../../gateway/app.ts";
 import { loadGatewayConfig } from "../../gateway/config.ts";
-import { type TestLink, waitFor } from "./links.ts";
+import { type TestLink, waitFor } from "../../harness/links.ts";
 
 // A gateway in-process in front of test links that real processors fill, routed by the Consul dev server to
 // the first link: for tests that follow a value from Kafka to the API.

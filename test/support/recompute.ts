@@ -1,11 +1,11 @@
 import { Redis } from "ioredis";
 import { BusinessClock } from "../../common/businessTime.ts";
 import { createLogger } from "../../common/logger.ts";
+import type { TestLink } from "../../harness/links.ts";
 import { offlineDimensionTables } from "../../processor/dimensions.ts";
 import { diffLinks, formatDifferences } from "../../processor/reconcile/diff.ts";
 import { expectedPartitionsOf, recompute } from "../../processor/reconcile/recompute.ts";
 import { kafkaTopics, truthFile } from "../../processor/reconcile/sources.ts";
-import type { TestLink } from "./links.ts";
 
 // The offline recompute of a test link, as `npm run reconcile` does it: from its Kafka (or a truth file) with
 // the processor's code, into another database of its Redis server, with the dimension tables its processors use.

@@ -3,7 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 
-// Debian's Chromium, headless, with a fresh profile and nothing that calls home, for the browser tests.
+// Debian's Chromium, headless, with a fresh profile and nothing that calls home, for the browser tests, the
+// screen soak and the drills' charts.
 
 export interface HeadlessChromium {
   context: BrowserContext;

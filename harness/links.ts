@@ -4,13 +4,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { Kafka, logLevel } from "kafkajs";
-import { keys, partitionField } from "../../common/keys.ts";
-import { INPUT_TOPICS } from "../../common/topics.ts";
-import { type EmbeddedKafka, startEmbeddedKafka } from "../../devstack/kafka/launcher.ts";
-import { type RunningRedis, startRedis } from "../../devstack/redis/launcher.ts";
-import { scanKeys } from "../../processor/reconcile/diff.ts";
+import { keys, partitionField } from "../common/keys.ts";
+import { INPUT_TOPICS } from "../common/topics.ts";
+import { type EmbeddedKafka, startEmbeddedKafka } from "../devstack/kafka/launcher.ts";
+import { type RunningRedis, startRedis } from "../devstack/redis/launcher.ts";
+import { scanKeys } from "../processor/reconcile/diff.ts";
 
-// Real links for tests: an embedded Kafka and a redis-server per link, and processors as child processes.
+// Real links for tests and benchmarks: an embedded Kafka and a redis-server per link, and processors as child
+// processes.
 
 export interface TestLink {
   id: string;
@@ -60,7 +61,7 @@ export interface ProcessorChild {
   output: () => string;
 }
 
-const ROOT = new URL("../../", import.meta.url).pathname;
+const ROOT = new URL("../", import.meta.url).pathname;
 
 export function spawnProcessor(
   link: TestLink,

@@ -4,8 +4,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { alive } from "../../devstack/supervisor/linkServices.ts";
-import { readStackFile, type StackFile } from "../../devstack/supervisor/stackFile.ts";
+import { alive } from "../devstack/supervisor/linkServices.ts";
+import { readStackFile, type StackFile } from "../devstack/supervisor/stackFile.ts";
 import { waitFor } from "./links.ts";
 
 // A whole dev stack of one's own, as `npm start` builds it, for drills and tests that break its parts: the
@@ -13,7 +13,7 @@ import { waitFor } from "./links.ts";
 // per-application rate limit at the gateway. Stopped through the supervisor (SIGTERM to the process that
 // started it), and anything it left behind by PID.
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const MAIN = join(ROOT, "devstack/supervisor/main.ts");
 
 export const OWN_STACK_DEFAULTS: Readonly<Record<string, string>> = {

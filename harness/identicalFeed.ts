@@ -1,5 +1,5 @@
 import type { Producer } from "kafkajs";
-import { TOPICS } from "../../common/topics.ts";
+import { TOPICS } from "../common/topics.ts";
 import type { TestLink } from "./links.ts";
 
 // A small deterministic producer that writes the same events, partition by partition, to several links'
