@@ -30,8 +30,6 @@ COPY common ./common
 COPY processor ./processor
 COPY gateway ./gateway
 COPY comparator ./comparator
-# The loader of the seller -> tier table, run by the chart's dimension Job.
-COPY devstack/generator/sellerTierLoader.ts ./devstack/generator/sellerTierLoader.ts
 USER node
 EXPOSE 8080 8081 9090
 # node itself is PID 1 (no tsx CLI wrapper), so SIGTERM reaches the services' own graceful shutdown.

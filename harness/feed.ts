@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { type DimensionFiles, writeDimensions } from "../devstack/generator/dimensions.ts";
 import { Population } from "../devstack/generator/population.ts";
 import { type GeneratorResult, runGenerator } from "../devstack/generator/run.ts";
-import { loadSellerTiers } from "../devstack/generator/sellerTierLoader.ts";
+import { loadSellerTiers } from "../processor/sellerTierLoader.ts";
 import type { TestLink } from "./links.ts";
 
 // Feeding test links the way the dev stack does: dimension tables first (so no event meets a missing tier),

@@ -4,8 +4,8 @@ import type { Population } from "./population.ts";
 
 // The two dimension tables the processor joins against, written as files beside the events: the small
 // category -> industry table (loaded whole) and the large seller -> tier table (loaded into each link's Redis
-// by sellerTierLoader.ts). They come from the same seeded population as the events, so every category and
-// seller in the events has an entry.
+// by processor/sellerTierLoader.ts). They come from the same seeded population as the events, so every
+// category and seller in the events has an entry.
 
 export const CATEGORY_INDUSTRY_FILE = "category_industry.json";
 export const SELLER_TIER_FILE = "seller_tier.json";

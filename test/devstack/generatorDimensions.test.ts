@@ -9,8 +9,8 @@ import { TOPICS } from "../../common/topics.ts";
 import { writeDimensions } from "../../devstack/generator/dimensions.ts";
 import { TrafficModel } from "../../devstack/generator/model.ts";
 import { Population, SELLER_TIERS } from "../../devstack/generator/population.ts";
-import { loadSellerTiers } from "../../devstack/generator/sellerTierLoader.ts";
 import { type RunningRedis, startRedis } from "../../devstack/redis/launcher.ts";
+import { loadSellerTiers } from "../../processor/sellerTierLoader.ts";
 import { useTempDir } from "./tempDir.ts";
 
 const SIZES = { sellers: 3000, buyers: 10_000, categories: 300, industries: 25, advertisers: 100 };

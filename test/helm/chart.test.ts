@@ -157,9 +157,9 @@ describe("rendered workloads", () => {
       }
     assert.deepEqual([...run].sort(), [
       "comparator/main.ts",
-      "devstack/generator/sellerTierLoader.ts",
       "gateway/main.ts",
       "processor/main.ts",
+      "processor/sellerTierLoader.ts",
     ]);
     for (const file of run) {
       assert.ok(existsSync(join(REPO, file)), `${file} does not exist`);

@@ -1,11 +1,12 @@
 import { readFile } from "node:fs/promises";
 import { Redis } from "ioredis";
-import { keys } from "../../common/keys.ts";
+import { keys } from "../common/keys.ts";
 
 // Loads seller_tier.json ({sellerId: tier}) into a link's Redis HASH keys.sellerTier, where the processor
 // reads it through an LRU cache. The table is written under a temporary key in pipelined chunks and then
 // renamed over the live one, so a processor never sees a half-loaded table or a stale seller left over from
-// an older file.
+// an older file. The chart's seller-tiers hook Job runs it in the service image after every install and
+// upgrade (helm/oneservice/templates/sellertiers.yaml); the dev stack and the test harness run it too.
 
 // One HSET carries FIELDS_PER_COMMAND fields; one round trip carries COMMANDS_PER_PIPELINE of them.
 const FIELDS_PER_COMMAND = 1000;
