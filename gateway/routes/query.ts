@@ -74,7 +74,7 @@ export const queryRoutes: FastifyPluginAsync<DataRouteOptions> = async (
       const at = now();
       const queries = req.body.reads.map((r, i) => valueQuery(r, clock, at, historyDays, `reads.${i}.`));
       req.metricNames = [...new Set(queries.map((q) => q.metric))].join(",");
-      const served = await reader.values(queries);
+      const served = await reader.values(req.app, queries);
       setServedHeaders(reply, served);
       return {
         asOf: served.asOf,
