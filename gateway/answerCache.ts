@@ -9,7 +9,7 @@ import { LINK_HEADER } from "./routes/served.ts";
 // validation, no serialization. Safe because the URL is the exact request that already passed validation
 // once, and an entry is served only while everything its answer was made of still holds (the same business
 // minute, which fixes the default date and minute and the date bounds; and MetricReader.stillServes: the
-// same routing version, the same micro-cache entry, the no-dip guard unchanged, as complete, not stopped).
+// same micro-cache entry, the no-dip guard unchanged, as complete, not stopped).
 // Anything else (a switch, a new minute, a raised or stale value, a backfill) sends the read down the
 // route, which answers as it always does and keeps the new bytes. Only answers that are neither stale nor
 // raised are kept. Per application like every memory of reads (gateway/perApp.ts): an answer, and its
@@ -68,7 +68,7 @@ export class AnswerCache {
   }
 }
 
-/** Sends a kept answer (the routing version header is already set, to the version the answer was made under). */
+/** Sends a kept answer (the data routes' hook has set the routing version header, to the version in force). */
 export function sendKept(reply: FastifyReply, entry: CachedAnswer): void {
   reply.header(LINK_HEADER, entry.link).type("application/json; charset=utf-8").send(entry.body);
 }

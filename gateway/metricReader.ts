@@ -54,7 +54,6 @@ export interface ValueBasis {
   metric: string;
   date: string;
   complete: boolean;
-  routingVersion: number;
 }
 
 export interface TopResult extends TopQuery {
@@ -117,19 +116,18 @@ export class MetricReader {
       metric: data.metric,
       date: data.date,
       complete: served.complete,
-      routingVersion: served.routingVersion,
     };
   }
 
   /**
    * Whether an answer made of `basis` is still the one value() would give now, counted as a micro-cache hit
-   * when it is: the same routing, the same micro-cache entry, the guard unchanged, as complete, not stopped.
+   * when it is: the same micro-cache entry (a link switch clears it), the guard unchanged, as complete, not
+   * stopped. The routing version is not in the body: the data routes' hook sets its header on every request.
    */
   stillServes(basis: ValueBasis): boolean {
-    const { cache, noDip, routing, metrics } = this.deps;
+    const { cache, noDip, metrics } = this.deps;
     const { link } = basis.answer;
     const holds =
-      basis.routingVersion === (routing.current?.version ?? 0) &&
       cache.entry(basis.app, basis.cacheKey) === basis.answer &&
       (basis.guardId === null || noDip.unchanged(basis.app, basis.guardId, basis.value as number, link)) &&
       this.deps.complete(link, basis.metric, basis.date) === basis.complete &&
