@@ -1,13 +1,11 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { openSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { Agent, createServer, get } from "node:http";
-import { createRequire } from "node:module";
 import { type AddressInfo, connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import Consul from "consul";
@@ -23,6 +21,7 @@ import { paramSchemas } from "../gateway/params.ts";
 import { valueProperties } from "../gateway/routes/metrics.ts";
 import { servedProperties } from "../gateway/routes/served.ts";
 import { printProfileTop } from "./cpuProfile.ts";
+import { load, type Measured, type Server, startReference, stopChild } from "./httpBench.ts";
 import { cpuMicros } from "./processCpu.ts";
 
 // What the gateway costs over Fastify itself, and how fast a routing change reaches callers.
@@ -61,26 +60,6 @@ const CONNECTIONS = Number(args.connections);
 const SWITCHES = Number(args.switches);
 const API_KEY = "bench-key-0001";
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
-
-interface AutocannonResult {
-  requests: { average: number; total: number };
-  latency: { p50: number; p99: number; average: number };
-  non2xx: number;
-  errors: number;
-  timeouts: number;
-}
-interface AutocannonRun extends PromiseLike<AutocannonResult> {
-  on(event: "tick", fn: (tick: { counter: number }) => void): void;
-}
-type Autocannon = (opts: Record<string, unknown>) => AutocannonRun;
-// autocannon ships no type declarations; the little used here is typed above.
-const autocannon = createRequire(import.meta.url)("autocannon") as Autocannon;
-
-interface Server {
-  url: string;
-  pid: number;
-  stop(): Promise<void>;
-}
 
 const VALUE_ANSWER = {
   metric: "gmv",
@@ -130,27 +109,6 @@ async function serveReference(kind: string): Promise<void> {
   process.on("SIGTERM", () => void app.close().then(() => process.exit(0)));
 }
 
-function stopChild(child: ChildProcess, exited: Promise<unknown>): () => Promise<void> {
-  return async () => {
-    if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, "SIGTERM");
-    await exited;
-  };
-}
-
-async function startReference(kind: "bare" | "shaped"): Promise<Server> {
-  const args = ["--import", "tsx", fileURLToPath(import.meta.url), "--serve", kind];
-  const child = spawn(process.execPath, args, {
-    cwd: ROOT,
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-  for await (const line of lines) {
-    return { url: line.trim(), pid: child.pid as number, stop: stopChild(child, exited) };
-  }
-  throw new Error(`the ${kind} server exited before listening`);
-}
-
 /** gateway/main.ts as its own process, logging to a file (as it would to a log shipper), ready when /readyz says so. */
 async function startGateway(
   name: string,
@@ -188,47 +146,17 @@ async function startGateway(
   }
 }
 
-interface Measured extends AutocannonResult {
-  /** The server process's CPU time per request: steadier than req/s on a machine shared with others. */
-  cpuMicrosPerRequest: number;
-}
-
-async function load(
-  name: string,
-  server: Server,
-  path: string,
-  extra: Record<string, unknown> = {},
-  duration = DURATION,
-): Promise<Measured> {
-  const cpuBefore = await cpuMicros(server.pid);
-  const run = autocannon({
-    url: `${server.url}${path}`,
-    connections: CONNECTIONS,
-    duration,
-    headers: { "x-api-key": API_KEY },
-    ...extra,
-  });
-  let second = 0;
-  run.on("tick", ({ counter }) => {
-    second += 1;
-    if (second <= duration && (second % 2 === 0 || second === duration))
-      console.log(`    ${name}: ${second}/${duration} s, ${counter} req/s`);
-  });
-  const result = await run;
-  const cpu = (await cpuMicros(server.pid)) - cpuBefore;
-  if (result.non2xx > 0 || result.errors > 0) {
-    console.log(
-      `    ${name}: ${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts`,
-    );
-  }
-  return { ...result, cpuMicrosPerRequest: cpu / Math.max(1, result.requests.total) };
+/** autocannon against the gateway's `path` (or a reference server's), with the bench's API key. */
+function loadPath(name: string, server: Server, path: string, duration = DURATION): Promise<Measured> {
+  const headers = { "x-api-key": API_KEY };
+  return load(name, server.pid, `${server.url}${path}`, { connections: CONNECTIONS, duration, headers });
 }
 
 /** Maximum throughput after a short warm-up (JIT, connection pools). */
 async function maxRate(name: string, server: Server, path: string): Promise<Measured> {
   console.log(`  ${name}: warm-up 3 s, then ${DURATION} s at full speed`);
-  await load(`${name} warm-up`, server, path, {}, 3);
-  return load(name, server, path);
+  await loadPath(`${name} warm-up`, server, path, 3);
+  return loadPath(name, server, path);
 }
 
 interface Paced {
