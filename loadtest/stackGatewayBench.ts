@@ -1,6 +1,8 @@
-import { mkdir, mkdtemp, readdir, rename } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { startOwnStack } from "../test/support/devStack.ts";
 import { printProfileTop } from "./cpuProfile.ts";
@@ -12,8 +14,8 @@ import { load, type Measured, startReference } from "./httpBench.ts";
 // background load.
 //
 //   node --import tsx loadtest/stackGatewayBench.ts [--duration 5] [--rounds 4] [--connections 20]
-//                                                   [--profile]   (CPU profiles of the stack's processes;
-//                                                                  the gateway's top is printed)
+//                                                   [--profile]   (a CPU profile of the stack's gateway,
+//                                                                  its top printed: loadtest/profileOnSignal.mjs)
 //
 // The stack is `npm start`'s supervisor in a temporary directory on free ports, with npm start's defaults
 // (8 partitions, 500 events/s) but two: no midnight peak (a 20x burst of events two minutes in would land
@@ -51,7 +53,13 @@ async function main(): Promise<void> {
     KAFKA_PARTITIONS: "8",
     GENERATOR_RATE: "500",
     RATE_LIMIT_PER_SECOND: "100000000",
-    ...(profileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } : {}),
+    ...(profileDir
+      ? {
+          NODE_OPTIONS: `--import ${fileURLToPath(new URL("profileOnSignal.mjs", import.meta.url))}`,
+          PROFILE_ENTRY: "gateway/main.ts",
+          PROFILE_DIR: profileDir,
+        }
+      : {}),
   });
   const bare = await startReference("bare");
   let gatewayPid = 0;
@@ -62,7 +70,7 @@ async function main(): Promise<void> {
     gatewayPid = gateway.pid;
     const gatewayUrl = `${file.gatewayUrl}${READ}`;
     const headers = { "x-api-key": file.apiKey };
-    for (const deadline = Date.now() + 120_000; ; ) {
+    for (const deadline = Date.now() + 300_000; ; ) {
       const res = await fetch(gatewayUrl, { headers }).catch(() => undefined);
       if (res?.status === 200 && ((await res.json()) as { value: number }).value > 0) break;
       if (Date.now() > deadline) throw new Error(`the gateway serves no gmv yet:\n${stack.output()}`);
@@ -101,19 +109,15 @@ async function main(): Promise<void> {
       `\n  gateway in the stack / bare, median of rounds: ${ratio.toFixed(2)}x   goal >= 0.80x: ${ratio >= 0.8 ? "met" : "NOT met"}`,
     );
     console.log(`  server CPU per request, bare / gateway, median: ${cpuRatio.toFixed(2)}x`);
+    if (profileDir) {
+      process.kill(gatewayPid, "SIGUSR2");
+      const written = join(profileDir, `${gatewayPid}.cpuprofile`);
+      for (let i = 0; i < 100 && !existsSync(written); i++) await new Promise((r) => setTimeout(r, 100));
+      printProfileTop(profileDir, "gateway in the dev stack (from its start through every round)");
+    }
   } finally {
     await bare.stop();
     await stack.stop();
-  }
-  if (profileDir) {
-    // Every node process of the stack wrote a profile on its way out; the gateway's names its PID.
-    const gatewayDir = join(profileDir, "gateway");
-    const own = (await readdir(profileDir)).find((f) => f.includes(`.${gatewayPid}.`));
-    if (own) {
-      await mkdir(gatewayDir);
-      await rename(join(profileDir, own), join(gatewayDir, own));
-      printProfileTop(gatewayDir, "gateway in the dev stack (from its start through every round)");
-    } else console.log(`no profile of the gateway (pid ${gatewayPid}) in ${profileDir}`);
   }
 }
 
