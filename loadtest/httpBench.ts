@@ -80,3 +80,12 @@ export async function load(
   }
   return { ...result, cpuMicrosPerRequest: cpu / Math.max(1, result.requests.total) };
 }
+
+/** The median of some figures (of rounds measured in turns). */
+export function median(xs: number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}

@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { startOwnStack } from "../test/support/devStack.ts";
 import { printProfileTop } from "./cpuProfile.ts";
-import { load, type Measured, startReference } from "./httpBench.ts";
+import { load, type Measured, median, startReference } from "./httpBench.ts";
 
 // The gateway as users run it: inside the dev stack (`npm start`: 3 links with their Kafka, processors and
 // Redis, the generator, the comparator probing every link, the gateway's Consul watch), read by an
@@ -37,14 +37,6 @@ const DURATION = Number(args.duration);
 const ROUNDS = Number(args.rounds);
 const CONNECTIONS = Number(args.connections);
 const READ = "/v1/metrics/gmv";
-
-const median = (xs: number[]) => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2
-    ? (sorted[mid] as number)
-    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-};
 
 async function main(): Promise<void> {
   const profileDir = args.profile ? await mkdtemp(join(tmpdir(), "stack-profile-")) : null;
