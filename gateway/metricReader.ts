@@ -105,8 +105,9 @@ export class MetricReader {
   basisOf(app: string, served: Served<ValueResult>): ValueBasis | undefined {
     const { data } = served;
     const answer = this.deps.cache.entry(app, valueKey(data));
+    // The entry may have been replaced since `served` was made of it: then its bytes are not this entry's.
     if (served.stale || answer === undefined || answer.link !== served.link) return undefined;
-    if (answer.value !== data.value) return undefined;
+    if (answer.value !== data.value || answer.asOf !== served.asOf) return undefined;
     return {
       app,
       cacheKey: valueKey(data),
