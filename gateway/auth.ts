@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyRequest } from "fastify";
 import type { AuthThrottle } from "../common/adminAuth.ts";
 import { ApiError } from "../common/httpErrors.ts";
 import type { GatewayMetrics } from "./metrics.ts";
@@ -51,8 +51,10 @@ export function charger(limiter: RateLimiter, metrics: GatewayMetrics): Charge {
 }
 
 /**
- * onRequest hook of the data routes: refuse an address over its failed-authentication limit, authenticate
- * the application, then apply its rate limit.
+ * The check of the data routes' onRequest hook: refuse an address over its failed-authentication limit,
+ * authenticate the application (setting req.app), then apply its rate limit. Gives the refusal, or undefined
+ * when the request may go on. A plain function rather than a hook: the hook (gateway/app.ts) answers from the
+ * answer cache right after it, and a callback or promise per request shows.
  */
 export function apiKeyAuth(
   apiKeys: Record<string, string>,
@@ -89,8 +91,5 @@ export function apiKeyAuth(
       return err as ApiError;
     }
   };
-  // A callback hook rather than an async one: it runs on every request, and a promise per request shows.
-  return (req: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void): void => {
-    done(refusal(req));
-  };
+  return refusal;
 }

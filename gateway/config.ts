@@ -80,7 +80,7 @@ export const gatewaySettings = {
     env: "CACHE_MAX_ENTRIES",
     default: 10_000,
     min: 1,
-    doc: "Entries of the micro-cache and, separately, of the last-known values kept for stale serving.",
+    doc: "Entries per calling application of the micro-cache and, separately, of the kept answers and of the last-known values kept for stale serving.",
   }),
   historyDays: int({
     env: "HISTORY_DAYS",
@@ -106,7 +106,7 @@ export const gatewaySettings = {
     env: "NO_DIP_MAX_ENTRIES",
     default: 100_000,
     min: 1,
-    doc: "Highest served values remembered (metric, dimension, key, day) to keep cumulative values from dipping.",
+    doc: "Highest served values remembered per calling application (metric, dimension, key, day) to keep cumulative values from dipping.",
   }),
   streamIntervalMs: duration({
     env: "STREAM_INTERVAL",

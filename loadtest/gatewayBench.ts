@@ -1,13 +1,11 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { openSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { Agent, createServer, get } from "node:http";
-import { createRequire } from "node:module";
 import { type AddressInfo, connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import Consul from "consul";
@@ -23,15 +21,18 @@ import { paramSchemas } from "../gateway/params.ts";
 import { valueProperties } from "../gateway/routes/metrics.ts";
 import { servedProperties } from "../gateway/routes/served.ts";
 import { printProfileTop } from "./cpuProfile.ts";
+import { load, type Measured, median, type Server, startReference, stopChild } from "./httpBench.ts";
 import { cpuMicros } from "./processCpu.ts";
 
 // What the gateway costs over Fastify itself, and how fast a routing change reaches callers.
 //
-//   node --import tsx loadtest/gatewayBench.ts [--duration 10] [--connections 20] [--switches 200]
+//   node --import tsx loadtest/gatewayBench.ts [--duration 5] [--rounds 4] [--connections 20] [--switches 200]
 //                                              [--profile]   (a CPU profile of the cached gateway, its top printed)
 //
-// Each server runs as its own process (as deployed), one at a time, and autocannon drives it from this
-// process over keep-alive connections:
+// Each server runs as its own process (as deployed), all started together, and autocannon drives them from
+// this process over keep-alive connections: after a warm-up of each, one at a time in turns, `rounds` times
+// (each round in a rotated order), so that a change of the shared machine's background load touches every
+// server alike. A figure is the median of its rounds, a ratio the median of the rounds' ratios.
 //   bare      a Fastify route returning a constant, no logger          (the ceiling)
 //   shaped    Fastify with the gateway's route shape and no work: GET /v1/metrics/:metric with the gateway's query,
 //             params and response schemas, one onRequest and one onResponse hook that only call done, the answer a
@@ -49,7 +50,8 @@ import { cpuMicros } from "./processCpu.ts";
 
 const { values: args } = parseArgs({
   options: {
-    duration: { type: "string", default: "10" },
+    duration: { type: "string", default: "5" },
+    rounds: { type: "string", default: "4" },
     connections: { type: "string", default: "20" },
     switches: { type: "string", default: "200" },
     serve: { type: "string" },
@@ -57,30 +59,11 @@ const { values: args } = parseArgs({
   },
 });
 const DURATION = Number(args.duration);
+const ROUNDS = Number(args.rounds);
 const CONNECTIONS = Number(args.connections);
 const SWITCHES = Number(args.switches);
 const API_KEY = "bench-key-0001";
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
-
-interface AutocannonResult {
-  requests: { average: number; total: number };
-  latency: { p50: number; p99: number; average: number };
-  non2xx: number;
-  errors: number;
-  timeouts: number;
-}
-interface AutocannonRun extends PromiseLike<AutocannonResult> {
-  on(event: "tick", fn: (tick: { counter: number }) => void): void;
-}
-type Autocannon = (opts: Record<string, unknown>) => AutocannonRun;
-// autocannon ships no type declarations; the little used here is typed above.
-const autocannon = createRequire(import.meta.url)("autocannon") as Autocannon;
-
-interface Server {
-  url: string;
-  pid: number;
-  stop(): Promise<void>;
-}
 
 const VALUE_ANSWER = {
   metric: "gmv",
@@ -130,27 +113,6 @@ async function serveReference(kind: string): Promise<void> {
   process.on("SIGTERM", () => void app.close().then(() => process.exit(0)));
 }
 
-function stopChild(child: ChildProcess, exited: Promise<unknown>): () => Promise<void> {
-  return async () => {
-    if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, "SIGTERM");
-    await exited;
-  };
-}
-
-async function startReference(kind: "bare" | "shaped"): Promise<Server> {
-  const args = ["--import", "tsx", fileURLToPath(import.meta.url), "--serve", kind];
-  const child = spawn(process.execPath, args, {
-    cwd: ROOT,
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-  for await (const line of lines) {
-    return { url: line.trim(), pid: child.pid as number, stop: stopChild(child, exited) };
-  }
-  throw new Error(`the ${kind} server exited before listening`);
-}
-
 /** gateway/main.ts as its own process, logging to a file (as it would to a log shipper), ready when /readyz says so. */
 async function startGateway(
   name: string,
@@ -188,47 +150,19 @@ async function startGateway(
   }
 }
 
-interface Measured extends AutocannonResult {
-  /** The server process's CPU time per request: steadier than req/s on a machine shared with others. */
-  cpuMicrosPerRequest: number;
+/** autocannon against the gateway's `path` (or a reference server's), with the bench's API key. */
+function loadPath(name: string, server: Server, path: string, duration = DURATION): Promise<Measured> {
+  const headers = { "x-api-key": API_KEY };
+  return load(name, server.pid, `${server.url}${path}`, { connections: CONNECTIONS, duration, headers });
 }
 
-async function load(
-  name: string,
-  server: Server,
-  path: string,
-  extra: Record<string, unknown> = {},
-  duration = DURATION,
-): Promise<Measured> {
-  const cpuBefore = await cpuMicros(server.pid);
-  const run = autocannon({
-    url: `${server.url}${path}`,
-    connections: CONNECTIONS,
-    duration,
-    headers: { "x-api-key": API_KEY },
-    ...extra,
-  });
-  let second = 0;
-  run.on("tick", ({ counter }) => {
-    second += 1;
-    if (second <= duration && (second % 2 === 0 || second === duration))
-      console.log(`    ${name}: ${second}/${duration} s, ${counter} req/s`);
-  });
-  const result = await run;
-  const cpu = (await cpuMicros(server.pid)) - cpuBefore;
-  if (result.non2xx > 0 || result.errors > 0) {
-    console.log(
-      `    ${name}: ${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts`,
-    );
-  }
-  return { ...result, cpuMicrosPerRequest: cpu / Math.max(1, result.requests.total) };
-}
+const rps = (r: Measured) => r.requests.average;
 
 /** Maximum throughput after a short warm-up (JIT, connection pools). */
 async function maxRate(name: string, server: Server, path: string): Promise<Measured> {
   console.log(`  ${name}: warm-up 3 s, then ${DURATION} s at full speed`);
-  await load(`${name} warm-up`, server, path, {}, 3);
-  return load(name, server, path);
+  await loadPath(`${name} warm-up`, server, path, 3);
+  return loadPath(name, server, path);
 }
 
 interface Paced {
@@ -412,27 +346,12 @@ async function main(): Promise<void> {
     console.log(`gateway benchmark: ${CONNECTIONS} connections, ${DURATION} s per run, ${SWITCHES} switches`);
 
     const metric = "/v1/metrics/gmv";
-    const bare = await run(startReference("bare"), (server) => maxRate("bare", server, "/"));
-    const shaped = await run(startReference("shaped"), (server) => maxRate("shaped", server, metric));
-    const { cached, halfRate, switches } = await run(startGateway("cached", dir, linkEnv), async (server) => {
-      const cachedMax = await maxRate("cached", server, metric);
-      const rate = Math.floor(cachedMax.requests.average / 2);
-      console.log(`  cached at half its maximum, paced evenly: ${rate} req/s for ${DURATION} s`);
-      const half = await pacedLoad(server, metric, rate, DURATION);
-      console.log(
-        `  routing switches: ${SWITCHES}, each timed from the Consul write to the first answer from the new link`,
-      );
-      return {
-        cached: cachedMax,
-        halfRate: half,
-        switches: await switchPropagation(server.url, consul, SWITCHES),
-      };
-    });
-    const uncached = await run(startGateway("uncached", dir, { ...linkEnv, CACHE_TTL: "0" }), (server) =>
-      maxRate("uncached", server, metric),
-    );
-    const traced = await run(
-      startGateway("traced", dir, {
+    const servers = {
+      bare: await startReference("bare"),
+      shaped: await startReference("shaped"),
+      cached: await startGateway("cached", dir, linkEnv),
+      uncached: await startGateway("uncached", dir, { ...linkEnv, CACHE_TTL: "0" }),
+      traced: await startGateway("traced", dir, {
         ...linkEnv,
         OTEL_TRACES_EXPORTER: "otlp",
         OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: sink.endpoint,
@@ -441,8 +360,34 @@ async function main(): Promise<void> {
         OTEL_METRICS_EXPORTER: "none",
         OTEL_LOGS_EXPORTER: "none",
       }),
-      (server) => maxRate("traced", server, metric),
-    );
+    };
+    type Name = keyof typeof servers;
+    const names = Object.keys(servers) as Name[];
+    const pathOf = (name: Name) => (name === "bare" ? "/" : metric);
+    const rounds: Record<Name, Measured>[] = [];
+    let halfRate: Paced;
+    let switches: hdr.Histogram;
+    try {
+      for (const name of names) await loadPath(`${name} warm-up`, servers[name], pathOf(name), 3);
+      for (let round = 0; round < ROUNDS; round++) {
+        console.log(`  round ${round + 1}/${ROUNDS}`);
+        const measured = {} as Record<Name, Measured>;
+        for (let i = 0; i < names.length; i++) {
+          const name = names[(round + i) % names.length] as Name;
+          measured[name] = await loadPath(`${name} ${round + 1}`, servers[name], pathOf(name));
+        }
+        rounds.push(measured);
+      }
+      const rate = Math.floor(median(rounds.map((r) => rps(r.cached))) / 2);
+      console.log(`  cached at half its maximum, paced evenly: ${rate} req/s for ${DURATION} s`);
+      halfRate = await pacedLoad(servers.cached, metric, rate, DURATION);
+      console.log(
+        `  routing switches: ${SWITCHES}, each timed from the Consul write to the first answer from the new link`,
+      );
+      switches = await switchPropagation(servers.cached.url, consul, SWITCHES);
+    } finally {
+      await Promise.all(names.map((name) => servers[name].stop()));
+    }
 
     // Apart from the measured runs, so that neither the profiler's cost nor the other phases blur them.
     const profileDir = args.profile ? await mkdtemp(join(tmpdir(), "gateway-profile-")) : null;
@@ -452,19 +397,27 @@ async function main(): Promise<void> {
         (server) => maxRate("profiled (cached)", server, metric),
       );
 
-    const rps = (r: Measured) => r.requests.average;
-    const row = (name: string, r: Measured) =>
-      `  ${name.padEnd(26)} ${rps(r).toFixed(0).padStart(9)} ${r.latency.p50.toFixed(2).padStart(8)} ${r.latency.p99.toFixed(2).padStart(8)} ${r.cpuMicrosPerRequest.toFixed(1).padStart(10)} ${String(r.non2xx + r.errors).padStart(8)}`;
+    const of = (name: Name, figure: (r: Measured) => number) => median(rounds.map((r) => figure(r[name])));
+    const ratio = (a: Name, b: Name, figure = rps) => median(rounds.map((r) => figure(r[a]) / figure(r[b])));
+    const failed = (name: Name) => rounds.reduce((n, r) => n + r[name].non2xx + r[name].errors, 0);
+    const row = (title: string, name: Name) =>
+      `  ${title.padEnd(26)} ${of(name, rps).toFixed(0).padStart(9)} ${of(name, (r) => r.latency.p50)
+        .toFixed(2)
+        .padStart(8)} ${of(name, (r) => r.latency.p99)
+        .toFixed(2)
+        .padStart(8)} ${of(name, (r) => r.cpuMicrosPerRequest)
+        .toFixed(1)
+        .padStart(10)} ${String(failed(name)).padStart(8)}`;
     const ms = (h: hdr.Histogram, p: number) => (h.getValueAtPercentile(p) / 1000).toFixed(2);
     const verdict = (ok: boolean) => (ok ? "met" : "NOT met");
     console.log(
-      `\n  ${"run".padEnd(26)} ${"req/s".padStart(9)} ${"p50 ms".padStart(8)} ${"p99 ms".padStart(8)} ${"cpu µs/req".padStart(10)} ${"failed".padStart(8)}`,
+      `\n  ${"run (median of rounds)".padEnd(26)} ${"req/s".padStart(9)} ${"p50 ms".padStart(8)} ${"p99 ms".padStart(8)} ${"cpu µs/req".padStart(10)} ${"failed".padStart(8)}`,
     );
-    console.log(row("bare Fastify", bare));
-    console.log(row("Fastify, gateway's shape", shaped));
-    console.log(row("gateway, cached", cached));
-    console.log(row("gateway, uncached", uncached));
-    console.log(row("gateway, cached, traced", traced));
+    console.log(row("bare Fastify", "bare"));
+    console.log(row("Fastify, gateway's shape", "shaped"));
+    console.log(row("gateway, cached", "cached"));
+    console.log(row("gateway, uncached", "uncached"));
+    console.log(row("gateway, cached, traced", "traced"));
     console.log(
       `  ${"gateway, cached, paced".padEnd(26)} ${String(halfRate.rate).padStart(9)} ${ms(halfRate.latency, 50).padStart(8)} ${ms(halfRate.latency, 99).padStart(8)} ${halfRate.cpuMicrosPerRequest.toFixed(1).padStart(10)} ${String(halfRate.failed).padStart(8)}`,
     );
@@ -472,22 +425,22 @@ async function main(): Promise<void> {
       `\n  routing switch -> first answer from the new link: p50 ${ms(switches, 50)} ms, p99 ${ms(switches, 99)} ms, max ${(switches.maxValue / 1000).toFixed(2)} ms (${switches.totalCount} switches)`,
     );
     console.log(`  trace exports (batches of spans) received by the sink: ${sink.exports()}`);
-    const cachedRatio = rps(cached) / rps(bare);
-    const tracedCost = 1 - rps(traced) / rps(cached);
+    const cachedRatio = ratio("cached", "bare");
+    const tracedCost = 1 - ratio("traced", "cached");
     const switchP99 = switches.getValueAtPercentile(99) / 1000;
     console.log(
       `\n  cached / bare      ${cachedRatio.toFixed(2)}x   goal >= 0.80x: ${verdict(cachedRatio >= 0.8)}`,
     );
     console.log(
-      `  shaped / bare      ${(rps(shaped) / rps(bare)).toFixed(2)}x   (Fastify's own cost of the route's shape)`,
+      `  shaped / bare      ${ratio("shaped", "bare").toFixed(2)}x   (Fastify's own cost of the route's shape)`,
     );
     console.log(
-      `  cached / shaped    ${(rps(cached) / rps(shaped)).toFixed(2)}x   (what the gateway's own work costs)`,
+      `  cached / shaped    ${ratio("cached", "shaped").toFixed(2)}x   (what the gateway's own work costs)`,
     );
-    console.log(`  uncached / bare    ${(rps(uncached) / rps(bare)).toFixed(2)}x`);
-    console.log(`  uncached / cached  ${(rps(uncached) / rps(cached)).toFixed(2)}x`);
+    console.log(`  uncached / bare    ${ratio("uncached", "bare").toFixed(2)}x`);
+    console.log(`  uncached / cached  ${ratio("uncached", "cached").toFixed(2)}x`);
     console.log(
-      `  server CPU per request, bare / cached: ${(bare.cpuMicrosPerRequest / cached.cpuMicrosPerRequest).toFixed(2)}x`,
+      `  server CPU per request, bare / cached: ${ratio("bare", "cached", (r) => r.cpuMicrosPerRequest).toFixed(2)}x`,
     );
     console.log(
       `  p99 at half rate   ${ms(halfRate.latency, 99)} ms (p99.9 ${ms(halfRate.latency, 99.9)} ms)   goal < 10 ms: ${verdict(halfRate.latency.getValueAtPercentile(99) < 10_000)}`,

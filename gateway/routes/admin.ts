@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from "fastify";
 import { type AuthThrottle, adminAuth } from "../../common/adminAuth.ts";
 import { errorResponses } from "../../common/httpErrors.ts";
+import type { AnswerCache } from "../answerCache.ts";
 import type { LinkPool } from "../links/linkPool.ts";
 import type { MetricReaderDeps } from "../metricReader.ts";
 import type { RoutingWatcher } from "../routing/routingWatcher.ts";
@@ -15,6 +16,7 @@ export interface AdminOptions
   authThrottle: AuthThrottle;
   routing: RoutingWatcher;
   pool: LinkPool;
+  answers: AnswerCache;
 }
 
 const security = [{ adminToken: [] }];
@@ -53,7 +55,8 @@ export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (app, opts) =
     "/cache",
     {
       schema: {
-        summary: "Micro-cache, last-known values and no-dip guard: sizes and counters",
+        summary:
+          "Micro-cache, kept answers, last-known values and no-dip guard: sizes (in all and per application) and counters",
         tags: ["admin"],
         security,
         response: { 200: anyObject, ...errorResponses },
@@ -66,8 +69,13 @@ export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (app, opts) =
         misses: await total(opts.metrics.cacheMisses),
         coalesced: await total(opts.metrics.cacheCoalesced),
       },
-      lastKnown: { entries: opts.lastKnown.size, maxAgeMs: opts.staleServeMaxMs },
-      noDip: { entries: opts.noDip.size },
+      answers: { entries: opts.answers.size, byApp: opts.answers.sizes() },
+      lastKnown: {
+        entries: opts.lastKnown.size,
+        byApp: opts.lastKnown.sizes(),
+        maxAgeMs: opts.staleServeMaxMs,
+      },
+      noDip: { entries: opts.noDip.size, byApp: opts.noDip.sizes() },
     }),
   );
 

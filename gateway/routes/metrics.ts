@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncJsonSchemaToTs } from "@fastify/type-provider-json-schema-to-ts";
-import type { FastifyReply } from "fastify";
+import type { FastifyReply, FastifyRequest } from "fastify";
 import { errorResponses } from "../../common/httpErrors.ts";
+import type { AnswerCache } from "../answerCache.ts";
 import type { Served, ValueResult } from "../metricReader.ts";
 import { paramSchemas, seriesCost, seriesQuery, topQuery, valueQuery } from "../params.ts";
 import {
@@ -165,27 +166,43 @@ function valueAnswer(reply: FastifyReply, served: Served<ValueResult>) {
   };
 }
 
-function sendValueAnswer(reply: FastifyReply, served: Served<ValueResult>): void {
-  reply.send(valueAnswer(reply, served));
+/**
+ * Sends a value answer serialized here rather than by Fastify, so that its bytes can be kept for the same
+ * request of the same application (gateway/answerCache.ts); `at` is the instant the query was made of.
+ */
+function sendValueAnswer(
+  answers: AnswerCache,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  at: number,
+  served: Served<ValueResult>,
+): void {
+  const body = reply.serialize(valueAnswer(reply, served));
+  answers.keep(req.app, req.url, at, served, body);
+  reply.type("application/json; charset=utf-8").send(body);
 }
 
-export const metricRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: DataRouteOptions }> = async (
-  app,
-  { reader, clock, now, historyDays, charge },
-) => {
+export const metricRoutes: FastifyPluginAsyncJsonSchemaToTs<{
+  Options: DataRouteOptions & { answers: AnswerCache };
+}> = async (app, { reader, clock, now, historyDays, charge, answers }) => {
   app.get("/metrics/:metric", { schema: valueSchema }, (req, reply) => {
-    const q = valueQuery({ ...req.query, metric: req.params.metric }, clock, now(), historyDays);
-    const hit = reader.cachedValue(q);
-    if (hit === undefined) return reader.value(q).then((served) => valueAnswer(reply, served));
+    const at = now();
+    const q = valueQuery({ ...req.query, metric: req.params.metric }, clock, at, historyDays);
+    const hit = reader.cachedValue(req.app, q);
+    if (hit === undefined)
+      return reader.value(req.app, q).then((served) => sendValueAnswer(answers, req, reply, at, served));
     // A micro-cache hit takes no promise, but is still sent in the check phase as MicroCache.get sends
     // its hits, so that the answers ready in one turn of the event loop are written together.
-    setImmediate(sendValueAnswer, reply, hit);
+    setImmediate(sendValueAnswer, answers, req, reply, at, hit);
   });
 
   app.get("/metrics/:metric/top", { schema: topSchema }, async (req, reply) =>
     answer(
       reply,
-      await reader.top(topQuery({ ...req.query, metric: req.params.metric }, clock, now(), historyDays)),
+      await reader.top(
+        req.app,
+        topQuery({ ...req.query, metric: req.params.metric }, clock, now(), historyDays),
+      ),
     ),
   );
 
@@ -193,6 +210,6 @@ export const metricRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: DataRoute
     const q = seriesQuery({ ...req.query, metric: req.params.metric }, now());
     // Every request takes one token; a series takes one more per hour of minutes it reads beyond the first.
     charge(req.app, seriesCost(q) - 1);
-    return answer(reply, await reader.series(q));
+    return answer(reply, await reader.series(req.app, q));
   });
 };

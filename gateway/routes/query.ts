@@ -63,7 +63,7 @@ export const queryRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: DataRouteO
       const at = now();
       const queries = req.body.reads.map((r, i) => valueQuery(r, clock, at, historyDays, `reads.${i}.`));
       req.metricNames = [...new Set(queries.map((q) => q.metric))].join(",");
-      const served = await reader.values(queries);
+      const served = await reader.values(req.app, queries);
       setServedHeaders(reply, served);
       return {
         asOf: served.asOf,

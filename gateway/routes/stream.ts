@@ -115,6 +115,7 @@ interface Snapshot {
 }
 
 async function readSnapshot(
+  app: string,
   reader: MetricReader,
   sub: Subscription,
   opts: DataRouteOptions,
@@ -122,12 +123,15 @@ async function readSnapshot(
   const now = opts.now();
   const [values, tops, series] = await Promise.all([
     sub.metrics.length > 0
-      ? reader.values(sub.metrics.map((metric) => valueQuery({ metric }, opts.clock, now, opts.historyDays)))
+      ? reader.values(
+          app,
+          sub.metrics.map((metric) => valueQuery({ metric }, opts.clock, now, opts.historyDays)),
+        )
       : undefined,
     Promise.all(
-      sub.top.map((t) => reader.top(topQuery({ ...t, n: sub.n }, opts.clock, now, opts.historyDays))),
+      sub.top.map((t) => reader.top(app, topQuery({ ...t, n: sub.n }, opts.clock, now, opts.historyDays))),
     ),
-    Promise.all(sub.series.map((metric) => reader.series(seriesQuery({ metric }, now)))),
+    Promise.all(sub.series.map((metric) => reader.series(app, seriesQuery({ metric }, now)))),
   ]);
   const answers = [values, ...tops, ...series].filter((a) => a !== undefined);
   const first = answers[0] as NonNullable<(typeof answers)[number]>;
@@ -254,7 +258,7 @@ export const streamRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: StreamOpt
       const release = slots.take(req.app);
       let first: Snapshot;
       try {
-        first = await readSnapshot(opts.reader, sub, opts);
+        first = await readSnapshot(req.app, opts.reader, sub, opts);
       } catch (err) {
         release();
         throw err;
@@ -281,7 +285,7 @@ export const streamRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: StreamOpt
         if (busy) return;
         busy = true;
         try {
-          const snap = await readSnapshot(opts.reader, sub, opts);
+          const snap = await readSnapshot(req.app, opts.reader, sub, opts);
           const changed = changes(sent, snap);
           if (changed) write(sseEvent(++id, "update", { ...snap.meta, ...changed }));
           else if (Date.now() - lastWrite >= PING_EVERY_MS) write(": ping\n\n");

@@ -36,10 +36,14 @@ describe("micro-cache", () => {
       loads += 1;
       return read.promise;
     };
-    const waiting = [cache.get("k", load), cache.get("k", load), cache.get("k", load)];
+    const waiting = [
+      cache.get("screen", "k", load),
+      cache.get("screen", "k", load),
+      cache.get("screen", "k", load),
+    ];
     read.resolve({ v: 1 });
     assert.deepEqual(await Promise.all(waiting), [{ v: 1 }, { v: 1 }, { v: 1 }]);
-    assert.deepEqual(await cache.get("k", load), { v: 1 });
+    assert.deepEqual(await cache.get("screen", "k", load), { v: 1 });
     assert.equal(loads, 1);
     assert.equal(await metricValue(registry, "oneservice_gateway_cache_misses_total"), 1);
     assert.equal(await metricValue(registry, "oneservice_gateway_cache_coalesced_total"), 2);
@@ -48,25 +52,28 @@ describe("micro-cache", () => {
 
   test("a failed read is not kept, and a read started before a clear is not stored after it", async () => {
     const { cache } = setup(60_000);
-    await assert.rejects(cache.get("k", () => Promise.reject(new Error("link down"))));
-    assert.deepEqual(await cache.get("k", async () => ({ v: 2 })), { v: 2 });
+    await assert.rejects(cache.get("screen", "k", () => Promise.reject(new Error("link down"))));
+    assert.deepEqual(await cache.get("screen", "k", async () => ({ v: 2 })), { v: 2 });
 
     const before = deferred<{ v: number }>();
-    const old = cache.get("x", () => before.promise);
+    const old = cache.get("screen", "x", () => before.promise);
     cache.clear();
-    const fresh = cache.get("x", async () => ({ v: 20 }));
+    const fresh = cache.get("screen", "x", async () => ({ v: 20 }));
     before.resolve({ v: 10 });
     assert.deepEqual([await old, await fresh], [{ v: 10 }, { v: 20 }]);
-    assert.deepEqual(await cache.get("x", async () => ({ v: 30 })), { v: 20 });
+    assert.deepEqual(await cache.get("screen", "x", async () => ({ v: 30 })), { v: 20 });
   });
 
   test("with a TTL of 0 reads still coalesce but nothing is kept", async () => {
     const { cache } = setup(0);
     const read = deferred<{ v: number }>();
-    const both = [cache.get("k", () => read.promise), cache.get("k", async () => ({ v: 99 }))];
+    const both = [
+      cache.get("screen", "k", () => read.promise),
+      cache.get("screen", "k", async () => ({ v: 99 })),
+    ];
     read.resolve({ v: 1 });
     assert.deepEqual(await Promise.all(both), [{ v: 1 }, { v: 1 }]);
-    assert.deepEqual(await cache.get("k", async () => ({ v: 2 })), { v: 2 });
+    assert.deepEqual(await cache.get("screen", "k", async () => ({ v: 2 })), { v: 2 });
   });
 });
 
@@ -74,11 +81,11 @@ describe("last-known values", () => {
   test("are recalled only while young enough", () => {
     let now = 1_000;
     const known = new LastKnown<{ v: number }>(10, () => now);
-    known.remember("k", { v: 1 });
+    known.remember("screen", "k", { v: 1 });
     now += 5_000;
-    assert.deepEqual(known.recall("k", 5_000), { v: 1 });
+    assert.deepEqual(known.recall("screen", "k", 5_000), { v: 1 });
     now += 1;
-    assert.equal(known.recall("k", 5_000), undefined);
+    assert.equal(known.recall("screen", "k", 5_000), undefined);
   });
 });
 
@@ -90,48 +97,51 @@ describe("no-dip guard", () => {
   test("never serves less than the highest value served for a metric, key and day", () => {
     const guard = new NoDipGuard(100);
     const b = { link: "b", asOf: 10 };
-    assert.deepEqual(guard.guard("gmv", "all", "all", "2024-11-11", 100, a(10)), kept(100));
-    assert.deepEqual(guard.guard("gmv", "all", "all", "2024-11-11", 90, b), raised(100));
-    assert.deepEqual(guard.guard("gmv", "all", "all", "2024-11-12", 90, b), kept(90));
-    assert.deepEqual(guard.guard("gmv", "seller", "all", "2024-11-11", 90, b), kept(90));
-    assert.deepEqual(guard.guard("gmv", "all", "all", "2024-11-11", 120, a(20)), kept(120));
-    assert.deepEqual(guard.guard("gmv", "all", "all", "2024-11-11", 110, a(30)), raised(120));
+    assert.deepEqual(guard.guard("screen", "gmv", "all", "all", "2024-11-11", 100, a(10)), kept(100));
+    assert.deepEqual(guard.guard("screen", "gmv", "all", "all", "2024-11-11", 90, b), raised(100));
+    assert.deepEqual(guard.guard("screen", "gmv", "all", "all", "2024-11-12", 90, b), kept(90));
+    assert.deepEqual(guard.guard("screen", "gmv", "seller", "all", "2024-11-11", 90, b), kept(90));
+    assert.deepEqual(guard.guard("screen", "gmv", "all", "all", "2024-11-11", 120, a(20)), kept(120));
+    assert.deepEqual(guard.guard("screen", "gmv", "all", "all", "2024-11-11", 110, a(30)), raised(120));
   });
 
   test("an older view of the same link is raised but not behind: the link holds the higher value", () => {
     const guard = new NoDipGuard(100);
     // A top list read at watermark 20, then the key's value read (and cached) at watermark 10 served again.
-    assert.deepEqual(guard.guard("gmv", "seller", "s1", "d", 500, a(20)), kept(500));
-    assert.deepEqual(guard.guard("gmv", "seller", "s1", "d", 450, a(10)), {
+    assert.deepEqual(guard.guard("screen", "gmv", "seller", "s1", "d", 500, a(20)), kept(500));
+    assert.deepEqual(guard.guard("screen", "gmv", "seller", "s1", "d", 450, a(10)), {
       value: 500,
       raised: true,
       behind: false,
     });
-    assert.deepEqual(guard.guard("gmv", "seller", "s1", "d", 450, a(20)), {
+    assert.deepEqual(guard.guard("screen", "gmv", "seller", "s1", "d", 450, a(20)), {
       value: 500,
       raised: true,
       behind: false,
     });
     // The same link lower at a later watermark, or another link lower, is behind.
-    assert.deepEqual(guard.guard("gmv", "seller", "s1", "d", 450, a(21)), raised(500));
-    assert.deepEqual(guard.guard("gmv", "seller", "s1", "d", 450, { link: "b", asOf: 5 }), raised(500));
+    assert.deepEqual(guard.guard("screen", "gmv", "seller", "s1", "d", 450, a(21)), raised(500));
+    assert.deepEqual(
+      guard.guard("screen", "gmv", "seller", "s1", "d", 450, { link: "b", asOf: 5 }),
+      raised(500),
+    );
   });
 
   test("zero (what an absent key reads as) is never remembered", () => {
     const guard = new NoDipGuard(100);
-    for (let i = 0; i < 50; i++) guard.guard("gmv", "seller", `absent-${i}`, "d", 0, a(1));
+    for (let i = 0; i < 50; i++) guard.guard("screen", "gmv", "seller", `absent-${i}`, "d", 0, a(1));
     assert.equal(guard.size, 0);
   });
 
   test("memory is bounded: the least recently served entry is forgotten first", () => {
     const guard = new NoDipGuard(2);
-    guard.guard("gmv", "seller", "s1", "d", 10, a(1));
-    guard.guard("gmv", "seller", "s2", "d", 10, a(1));
-    guard.guard("gmv", "seller", "s1", "d", 10, a(1));
-    guard.guard("gmv", "seller", "s3", "d", 10, a(1));
+    guard.guard("screen", "gmv", "seller", "s1", "d", 10, a(1));
+    guard.guard("screen", "gmv", "seller", "s2", "d", 10, a(1));
+    guard.guard("screen", "gmv", "seller", "s1", "d", 10, a(1));
+    guard.guard("screen", "gmv", "seller", "s3", "d", 10, a(1));
     assert.equal(guard.size, 2);
-    assert.equal(guard.guard("gmv", "seller", "s1", "d", 5, a(2)).raised, true);
-    assert.equal(guard.guard("gmv", "seller", "s2", "d", 5, a(2)).raised, false);
+    assert.equal(guard.guard("screen", "gmv", "seller", "s1", "d", 5, a(2)).raised, true);
+    assert.equal(guard.guard("screen", "gmv", "seller", "s2", "d", 5, a(2)).raised, false);
   });
 });
 
