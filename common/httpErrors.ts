@@ -27,6 +27,8 @@ export const ERROR_CODES = {
   rate_limited: 429,
   /** Too many failed authentications from the caller's address; Retry-After says when it may try again. */
   auth_throttled: 429,
+  /** The application has EXPENSIVE_READS_PER_APP reads costing more than one token in flight already. */
+  expensive_reads_busy: 429,
   internal_error: 500,
   /** No link answered and nothing recent enough is known to serve stale. */
   no_link_available: 503,

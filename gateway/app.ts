@@ -16,6 +16,7 @@ import { apiKeyAuth, charger, RateLimiter } from "./auth.ts";
 import { holdsData, LastKnown, MicroCache } from "./cache.ts";
 import { installCallLog } from "./callLog.ts";
 import type { GatewayConfig } from "./config.ts";
+import { ExpensiveReads } from "./expensiveReads.ts";
 import { LinkPool } from "./links/linkPool.ts";
 import { type LinkAnswer, LinkRouter } from "./links/linkRouter.ts";
 import { MetricReader } from "./metricReader.ts";
@@ -154,7 +155,8 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   });
 
   const charge = charger(new RateLimiter(config.rateLimitPerSecond, now), metrics);
-  const dataOptions = { reader, clock, now, historyDays: config.historyDays, charge };
+  const expensiveReads = new ExpensiveReads(config.expensiveReadsPerApp);
+  const dataOptions = { reader, clock, now, historyDays: config.historyDays, charge, expensiveReads };
   const authThrottle = new AuthThrottle(config.authFailuresPerMinute);
   await app.register(
     async (api) => {

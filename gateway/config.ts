@@ -65,11 +65,17 @@ export const gatewaySettings = {
     min: 0,
     doc: "Requests per second each application may make (bursts up to one second's worth); 0 = no limit.",
   }),
+  expensiveReadsPerApp: int({
+    env: "EXPENSIVE_READS_PER_APP",
+    default: 4,
+    min: 1,
+    doc: "Reads costing more than one token (a series over an hour, a ratio series) one application may have in flight at once; more get 429.",
+  }),
   readTimeoutMs: duration({
     env: "READ_TIMEOUT",
     default: 150,
     min: 1,
-    doc: "How long a link may take to answer a read before the next healthy standby is tried.",
+    doc: "How long a link may take to answer a read before the next healthy standby is tried (not for a read costing more than one token: its own size, or its caller's load, is the likely cause, and a retry would spread it to every link).",
   }),
   cacheTtlMs: duration({
     env: "CACHE_TTL",

@@ -4,7 +4,13 @@ import { derivedValue, findDerived } from "../common/catalog.ts";
 import { ApiError } from "../common/httpErrors.ts";
 import { readDayValue, readSeries, readTop, type SeriesPoint, type TopEntry } from "../common/linkReader.ts";
 import { holdsData, type LastKnown, type MicroCache } from "./cache.ts";
-import { type LinkAnswer, type LinkRouter, NoLinkAnswered, type RoutingSource } from "./links/linkRouter.ts";
+import {
+  type LinkAnswer,
+  type LinkRouter,
+  NoLinkAnswered,
+  type ReadWeight,
+  type RoutingSource,
+} from "./links/linkRouter.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 import { guardId, type NoDipGuard } from "./noDip.ts";
 import { metricView, type SeriesQuery, type TopQuery, type ValueQuery } from "./params.ts";
@@ -88,7 +94,7 @@ export class MetricReader {
   constructor(private readonly deps: MetricReaderDeps) {}
 
   async value(app: string, q: ValueQuery): Promise<Served<ValueResult>> {
-    const read = await this.serve(app, valueKey(q), (redis) => readValue(redis, this.deps.clock, q));
+    const read = await this.serve(app, valueKey(q), "cheap", (redis) => readValue(redis, this.deps.clock, q));
     return this.valueServed(app, q, read.answer, read.stale);
   }
 
@@ -160,7 +166,7 @@ export class MetricReader {
   async values(app: string, qs: ValueQuery[]): Promise<Served<ValueResult[]>> {
     const { clock } = this.deps;
     const cacheKey = `q|${qs.map(valueKey).join(";")}`;
-    const read = await this.serve(app, cacheKey, (redis) =>
+    const read = await this.serve(app, cacheKey, "cheap", (redis) =>
       Promise.all(qs.map((q) => readValue(redis, clock, q))),
     );
     let stale = read.stale;
@@ -176,7 +182,7 @@ export class MetricReader {
   }
 
   async top(app: string, q: TopQuery): Promise<Served<TopResult>> {
-    const read = await this.serve(app, `t|${q.metric}|${q.dim}|${q.date}|${q.n}`, (redis) =>
+    const read = await this.serve(app, `t|${q.metric}|${q.dim}|${q.date}|${q.n}`, "cheap", (redis) =>
       readTop(redis, q.date, q.metric, q.dim, q.n),
     );
     let stale = read.stale;
@@ -190,20 +196,25 @@ export class MetricReader {
     return this.result(read.answer, { ...q, entries }, stale, complete);
   }
 
-  async series(app: string, q: SeriesQuery): Promise<Served<SeriesResult>> {
+  async series(app: string, q: SeriesQuery, weight: ReadWeight): Promise<Served<SeriesResult>> {
     const { clock } = this.deps;
     const derived = findDerived(q.metric);
-    const read = await this.serve(app, `s|${q.metric}|${q.dim}|${q.key}|${q.from}|${q.to}`, async (redis) => {
-      if (!derived) return readSeries(redis, clock, q.metric, q.dim, q.key, q.from, q.to);
-      const [first, second] = await Promise.all([
-        readSeries(redis, clock, derived.of[0], q.dim, q.key, q.from, q.to),
-        readSeries(redis, clock, derived.of[1], q.dim, q.key, q.from, q.to),
-      ]);
-      return first.map((p, i) => ({
-        ...p,
-        value: derivedValue(derived, p.value, second[i]?.value ?? 0) ?? 0,
-      }));
-    });
+    const read = await this.serve(
+      app,
+      `s|${q.metric}|${q.dim}|${q.key}|${q.from}|${q.to}`,
+      weight,
+      async (redis) => {
+        if (!derived) return readSeries(redis, clock, q.metric, q.dim, q.key, q.from, q.to);
+        const [first, second] = await Promise.all([
+          readSeries(redis, clock, derived.of[0], q.dim, q.key, q.from, q.to),
+          readSeries(redis, clock, derived.of[1], q.dim, q.key, q.from, q.to),
+        ]);
+        return first.map((p, i) => ({
+          ...p,
+          value: derivedValue(derived, p.value, second[i]?.value ?? 0) ?? 0,
+        }));
+      },
+    );
     const data = {
       metric: q.metric,
       dim: q.dim,
@@ -223,12 +234,13 @@ export class MetricReader {
   private async serve<T>(
     app: string,
     cacheKey: string,
+    weight: ReadWeight,
     op: (redis: Redis) => Promise<T>,
   ): Promise<{ answer: LinkAnswer<T>; stale: boolean }> {
     const { cache, lastKnown, router, metrics } = this.deps;
     try {
       const answer = await cache.get(app, cacheKey, async () => {
-        const fresh = await router.read(op);
+        const fresh = await router.read(op, weight);
         if (holdsData(fresh.value)) lastKnown.remember(app, cacheKey, fresh);
         return fresh;
       });

@@ -9,6 +9,7 @@ import {
   METRICS,
 } from "../common/catalog.ts";
 import { ApiError } from "../common/httpErrors.ts";
+import type { ReadWeight } from "./links/linkRouter.ts";
 
 // What a caller may ask for, checked before anything reaches a link: the JSON schemas (shape, patterns,
 // ranges) and the catalog checks behind them (the metric exists, has that dimension in that window).
@@ -216,6 +217,11 @@ const SERIES_MINUTES_PER_TOKEN = 60;
 export function seriesCost(q: SeriesQuery): number {
   const reads = ((q.to - q.from) / MINUTE_MS) * (DERIVED.some((d) => d.name === q.metric) ? 2 : 1);
   return Math.max(1, Math.ceil(reads / SERIES_MINUTES_PER_TOKEN));
+}
+
+/** A series costing more than one token is expensive: capped per application, not retried on standbys. */
+export function seriesWeight(q: SeriesQuery): ReadWeight {
+  return seriesCost(q) > 1 ? "expensive" : "cheap";
 }
 
 export function seriesQuery(

@@ -9,7 +9,9 @@ import type { LinkPool } from "./linkPool.ts";
 // Every read goes to the active link first. If that link's connection is down, the read fails, or no answer
 // comes within the read timeout, the same read goes to the next standby (in routing order) that the
 // comparator does not report lagging, diverged or down, and the fallback is counted. The whole read runs on
-// one link, so a multi-value read is always answered by a single link.
+// one link, so a multi-value read is always answered by a single link. An expensive read (one costing more
+// than a rate-limit token) that times out is not tried on the standbys: its own size, or its caller's load,
+// is the likely cause, and retrying it on each standby would spread one caller's overload to every link.
 
 /** Standby states worth a try: the comparator judged it healthy, or has not judged it. */
 const USABLE: ReadonlySet<LinkState> = new Set(["healthy", "unknown"]);
@@ -42,6 +44,9 @@ export class NoLinkAnswered extends Error {
 
 class ReadTimeout extends Error {}
 
+/** Whether a read may be retried on the standbys after it timed out: only a cheap one is. */
+export type ReadWeight = "cheap" | "expensive";
+
 export class LinkRouter {
   constructor(
     private readonly pool: LinkPool,
@@ -60,7 +65,7 @@ export class LinkRouter {
     return [doc.active, ...standby];
   }
 
-  async read<T>(op: (redis: Redis) => Promise<T>): Promise<LinkAnswer<T>> {
+  async read<T>(op: (redis: Redis) => Promise<T>, weight: ReadWeight): Promise<LinkAnswer<T>> {
     const doc = this.routing.current;
     if (!doc) throw new NoLinkAnswered([]);
     const failures: NoLinkAnswered["failures"] = [];
@@ -79,6 +84,7 @@ export class LinkRouter {
       } catch (err) {
         const timedOut = err instanceof ReadTimeout;
         failures.push({ link, reason: timedOut ? "timeout" : "error", message: (err as Error).message });
+        if (timedOut && weight === "expensive") break;
       }
     }
     this.countFallback(doc.active, "none", failures);

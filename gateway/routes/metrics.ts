@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import { errorResponses } from "../../common/httpErrors.ts";
 import type { AnswerCache } from "../answerCache.ts";
 import type { Served, ValueResult } from "../metricReader.ts";
-import { paramSchemas, seriesCost, seriesQuery, topQuery, valueQuery } from "../params.ts";
+import { paramSchemas, seriesCost, seriesQuery, seriesWeight, topQuery, valueQuery } from "../params.ts";
 import {
   answer,
   apiKeySecurity,
@@ -184,7 +184,7 @@ function sendValueAnswer(
 
 export const metricRoutes: FastifyPluginAsyncJsonSchemaToTs<{
   Options: DataRouteOptions & { answers: AnswerCache };
-}> = async (app, { reader, clock, now, historyDays, charge, answers }) => {
+}> = async (app, { reader, clock, now, historyDays, charge, expensiveReads, answers }) => {
   app.get("/metrics/:metric", { schema: valueSchema }, (req, reply) => {
     const at = now();
     const q = valueQuery({ ...req.query, metric: req.params.metric }, clock, at, historyDays);
@@ -210,6 +210,13 @@ export const metricRoutes: FastifyPluginAsyncJsonSchemaToTs<{
     const q = seriesQuery({ ...req.query, metric: req.params.metric }, now());
     // Every request takes one token; a series takes one more per hour of minutes it reads beyond the first.
     charge(req.app, seriesCost(q) - 1);
-    return answer(reply, await reader.series(req.app, q));
+    const weight = seriesWeight(q);
+    if (weight === "cheap") return answer(reply, await reader.series(req.app, q, weight));
+    const release = expensiveReads.take(req.app);
+    try {
+      return answer(reply, await reader.series(req.app, q, weight));
+    } finally {
+      release();
+    }
   });
 };

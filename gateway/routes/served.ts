@@ -1,6 +1,7 @@
 import type { FastifyReply } from "fastify";
 import type { BusinessClock } from "../../common/businessTime.ts";
 import type { Charge } from "../auth.ts";
+import type { ExpensiveReads } from "../expensiveReads.ts";
 import type { MetricReader, Served } from "../metricReader.ts";
 
 // What the data routes share: their dependencies, the headers naming the link that answered, and the
@@ -14,6 +15,8 @@ export interface DataRouteOptions {
   historyDays: number;
   /** Charges the calling application for what a read costs beyond the one token every request takes. */
   charge: Charge;
+  /** Each application's slots for reads that cost more than one token. */
+  expensiveReads: ExpensiveReads;
 }
 
 export const LINK_HEADER = "x-oneservice-link";

@@ -5,7 +5,7 @@ import { ApiError, errorResponses } from "../../common/httpErrors.ts";
 import type { Logger } from "../../common/logger.ts";
 import type { MetricReader } from "../metricReader.ts";
 import type { GatewayMetrics } from "../metrics.ts";
-import { checkDim, metricView, seriesQuery, topQuery, valueQuery } from "../params.ts";
+import { checkDim, metricView, seriesQuery, seriesWeight, topQuery, valueQuery } from "../params.ts";
 import { apiKeySecurity, type DataRouteOptions, setServedHeaders } from "./served.ts";
 
 // Server-Sent Events for big screens. Each client's subscription is read every STREAM_INTERVAL through the
@@ -131,7 +131,12 @@ async function readSnapshot(
     Promise.all(
       sub.top.map((t) => reader.top(app, topQuery({ ...t, n: sub.n }, opts.clock, now, opts.historyDays))),
     ),
-    Promise.all(sub.series.map((metric) => reader.series(app, seriesQuery({ metric }, now)))),
+    Promise.all(
+      sub.series.map((metric) => {
+        const q = seriesQuery({ metric }, now);
+        return reader.series(app, q, seriesWeight(q));
+      }),
+    ),
   ]);
   const answers = [values, ...tops, ...series].filter((a) => a !== undefined);
   const first = answers[0] as NonNullable<(typeof answers)[number]>;
