@@ -202,3 +202,19 @@ export async function overflowPartition(
     await producer.disconnect();
   }
 }
+
+/** The sum of a processor's series of metric `name` whose labels include `labels`, read from its /metrics. */
+export async function processorMetric(
+  port: number,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(`${name} `) && !line.startsWith(`${name}{`)) continue;
+    if (wanted.every((label) => line.includes(label))) sum += Number(line.slice(line.lastIndexOf(" ") + 1));
+  }
+  return sum;
+}

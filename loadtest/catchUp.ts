@@ -22,17 +22,28 @@ export async function redisCpuSeconds(link: TestLink): Promise<number> {
   return field("used_cpu_sys") + field("used_cpu_user");
 }
 
+export type CommandStats = Map<string, { calls: number; usec: number }>;
+
 /** Per-command call counts and microseconds so far (INFO commandstats): what the Redis time is spent on. */
-export async function redisCommandStats(
-  link: TestLink,
-): Promise<Map<string, { calls: number; usec: number }>> {
-  const stats = new Map<string, { calls: number; usec: number }>();
+export async function redisCommandStats(link: TestLink): Promise<CommandStats> {
+  const stats: CommandStats = new Map();
   for (const m of (await link.client.info("commandstats")).matchAll(/cmdstat_(\S+):calls=(\d+),usec=(\d+)/g))
     stats.set(m[1] as string, { calls: Number(m[2]), usec: Number(m[3]) });
   return stats;
 }
 
 /** What one stretch of a catch-up cost: events applied, wall time, CPU of the processors and of Redis. */
+/** The commands Redis ran between two INFO commandstats readings: calls and microseconds of each. */
+export function commandsBetween(from: CommandStats, to: CommandStats): CommandStats {
+  const commands: CommandStats = new Map();
+  for (const [name, after] of to) {
+    const before = from.get(name) ?? { calls: 0, usec: 0 };
+    if (after.calls > before.calls)
+      commands.set(name, { calls: after.calls - before.calls, usec: after.usec - before.usec });
+  }
+  return commands;
+}
+
 export interface CatchUpWindow {
   events: number;
   elapsedMs: number;
@@ -66,12 +77,7 @@ async function mark(link: TestLink, processors: readonly ProcessorChild[]): Prom
 function windowBetween(a: Mark, b: Mark): CatchUpWindow {
   const events = b.applied - a.applied;
   const elapsedMs = b.at - a.at;
-  const commands = new Map<string, { calls: number; usec: number }>();
-  for (const [name, after] of b.commands) {
-    const before = a.commands.get(name) ?? { calls: 0, usec: 0 };
-    if (after.calls > before.calls)
-      commands.set(name, { calls: after.calls - before.calls, usec: after.usec - before.usec });
-  }
+  const commands = commandsBetween(a.commands, b.commands);
   return {
     events,
     elapsedMs,

@@ -25,7 +25,15 @@ import { startTestLink, stopProcessor, type TestLink } from "../harness/links.ts
 import { CategoryIndustry, SellerTiers } from "../processor/dimensions.ts";
 import { type RepairStage, repairLink } from "../processor/reconcile/repair.ts";
 import { kafkaTopics } from "../processor/reconcile/sources.ts";
-import { processorRate, produceBacklog, redisCommandStats, redisCpuSeconds, status } from "./catchUp.ts";
+import {
+  type CommandStats,
+  commandsBetween,
+  processorRate,
+  produceBacklog,
+  redisCommandStats,
+  redisCpuSeconds,
+  status,
+} from "./catchUp.ts";
 import { printProfileTop } from "./cpuProfile.ts";
 import { cpuMicros } from "./processCpu.ts";
 
@@ -61,17 +69,12 @@ interface Usage {
   kafkaCpu: number;
   /** The link's processor, paused: what it spends waiting is taken from the repair on a shared machine. */
   processorCpu: number;
-  commands: Map<string, { calls: number; usec: number }>;
+  commands: CommandStats;
 }
 
 /** What `to` used more than `from`, in seconds (and Redis commands: calls and microseconds). */
 function between(from: Usage, to: Usage): Usage {
-  const commands = new Map<string, { calls: number; usec: number }>();
-  for (const [name, c] of to.commands) {
-    const before = from.commands.get(name) ?? { calls: 0, usec: 0 };
-    if (c.calls > before.calls)
-      commands.set(name, { calls: c.calls - before.calls, usec: c.usec - before.usec });
-  }
+  const commands = commandsBetween(from.commands, to.commands);
   return {
     at: (to.at - from.at) / 1000,
     repairCpu: to.repairCpu - from.repairCpu,

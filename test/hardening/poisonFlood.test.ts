@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
-import { createServer } from "node:net";
 import { after, describe, it } from "node:test";
 import { keys } from "../../common/keys.ts";
 import { TOPICS } from "../../common/topics.ts";
+import { freePort } from "../../devstack/supervisor/freePort.ts";
 import { feed, prepareDimensions } from "../../harness/feed.ts";
 import {
   caughtUp,
   type ProcessorChild,
+  processorMetric,
   spawnProcessor,
   startTestLink,
   stopProcessor,
@@ -28,22 +29,6 @@ const PARTITIONS = 4;
 const PRODUCE = 0;
 const UNKNOWN_TOPIC_OR_PARTITION = 3;
 const MESSAGE_TOO_LARGE = 10;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-async function processorMetric(port: number, name: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  return text
-    .split("\n")
-    .filter((line) => line.startsWith(`${name} `) || line.startsWith(`${name}{`))
-    .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(" ") + 1)), 0);
-}
 
 describe("hardening: a poison flood on every link", () => {
   const links: TestLink[] = [];

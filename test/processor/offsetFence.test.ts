@@ -8,6 +8,7 @@ import { feed, prepareDimensions } from "../../harness/feed.ts";
 import {
   caughtUp,
   type ProcessorChild,
+  processorMetric,
   spawnProcessor,
   startTestLink,
   stopProcessor,
@@ -76,17 +77,6 @@ async function holdingRelay(redisPort: number): Promise<HoldingRelay> {
   };
 }
 
-/** The member's batches by result (applied, fenced, replay), summed over topics, from its /metrics. */
-async function batchesByResult(metricsPort: number): Promise<Record<string, number>> {
-  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-  const totals: Record<string, number> = {};
-  for (const line of text.split("\n")) {
-    const result = /^oneservice_processor_batches_total\{.*result="(\w+)".*\} (\d+)$/.exec(line);
-    if (result) totals[result[1] as string] = (totals[result[1] as string] ?? 0) + Number(result[2]);
-  }
-  return totals;
-}
-
 describe("processor, offset fence", () => {
   const running: ProcessorChild[] = [];
   let link: TestLink | undefined;
@@ -127,11 +117,12 @@ describe("processor, offset fence", () => {
     relay.release();
     zombie.child.kill("SIGCONT");
     // Its held batch is either fenced off or (were the fence missing) applied on top of the new member's.
-    let batches: Record<string, number> = {};
-    await waitFor("the frozen member's held batch to be answered", async () => {
-      batches = await batchesByResult(metricsPort);
-      return (batches.fenced ?? 0) + (batches.applied ?? 0) > 0;
-    });
+    const batches = (result: string) =>
+      processorMetric(metricsPort, "oneservice_processor_batches_total", { result });
+    await waitFor(
+      "the frozen member's held batch to be answered",
+      async () => (await batches("fenced")) + (await batches("applied")) > 0,
+    );
 
     await waitFor("the link to hold every record", () => caughtUp(link as TestLink));
     assert.equal(
@@ -139,7 +130,7 @@ describe("processor, offset fence", () => {
       "",
       "the link differs from the recompute: the frozen member's batch was applied on top",
     );
-    assert.ok((batches.fenced ?? 0) > 0, `the fenced batch is counted (${JSON.stringify(batches)})`);
+    assert.ok((await batches("fenced")) > 0, "the fenced batch is counted");
     assert.match(zombie.output(), /batch fenced off/);
   });
 });
