@@ -17,8 +17,8 @@ import { basename, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { keys } from "../common/keys.ts";
 import { runGenerator } from "../devstack/generator/run.ts";
-import { prepareDimensions } from "../test/support/feed.ts";
-import { startTestLink, stopProcessor, type TestLink } from "../test/support/links.ts";
+import { prepareDimensions } from "../harness/feed.ts";
+import { startTestLink, stopProcessor, type TestLink } from "../harness/links.ts";
 import { redisCommandStats, status } from "./catchUp.ts";
 import { cpuMicros } from "./processCpu.ts";
 
