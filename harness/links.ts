@@ -63,13 +63,15 @@ export interface ProcessorChild {
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
+/** A processor of `link` as a child process: this checkout's, or with `root` another checkout's (a benchmark's). */
 export function spawnProcessor(
   link: TestLink,
   env: Record<string, string> = {},
   nodeArgs: string[] = [],
+  root = ROOT,
 ): ProcessorChild {
-  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", join(ROOT, "processor/main.ts")], {
-    cwd: ROOT,
+  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", join(root, "processor/main.ts")], {
+    cwd: root,
     env: {
       ...process.env,
       LINK_ID: link.id,

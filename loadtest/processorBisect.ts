@@ -10,7 +10,6 @@
 // checkout: processor CPU µs per applied event from the first batch (cold) and after the warm-up (steady), and
 // Redis commands per event. --profile writes a V8 CPU profile per processor under $TMPDIR/processor-bisect-<name>/.
 
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
@@ -18,7 +17,13 @@ import { parseArgs } from "node:util";
 import { keys } from "../common/keys.ts";
 import { runGenerator } from "../devstack/generator/run.ts";
 import { prepareDimensions } from "../harness/feed.ts";
-import { startTestLink, stopProcessor, type TestLink } from "../harness/links.ts";
+import {
+  type ProcessorChild,
+  spawnProcessor,
+  startTestLink,
+  stopProcessor,
+  type TestLink,
+} from "../harness/links.ts";
 import { redisCommandStats, status } from "./catchUp.ts";
 import { cpuMicros } from "./processCpu.ts";
 
@@ -61,23 +66,11 @@ async function produced(link: TestLink): Promise<number> {
 }
 
 /** A checkout's own processor on `link`, with what every release since 6fe4478 reads from its environment. */
-function spawnRelease(root: string, link: TestLink, categoryFile: string): ChildProcess {
+function spawnRelease(root: string, link: TestLink, categoryFile: string): ProcessorChild {
   const profileDir = join(tmpdir(), `processor-bisect-${basename(root)}`);
   if (args.profile) mkdirSync(profileDir, { recursive: true });
   const profile = args.profile ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [];
-  return spawn(process.execPath, [...profile, "--import", "tsx", join(root, "processor/main.ts")], {
-    cwd: root,
-    env: {
-      ...process.env,
-      LINK_ID: link.id,
-      KAFKA_BROKERS: link.kafka.bootstrap,
-      REDIS_URL: link.redis.url,
-      HEARTBEAT_INTERVAL: "200ms",
-      LOG_LEVEL: "error",
-      DIM_CATEGORY_FILE: categoryFile,
-    },
-    stdio: ["ignore", "inherit", "inherit"],
-  });
+  return spawnProcessor(link, { LOG_LEVEL: "error", DIM_CATEGORY_FILE: categoryFile }, profile, root);
 }
 
 interface Mark {
@@ -105,7 +98,7 @@ try {
   const targets = await Promise.all(links.map(produced));
   const children = roots.map((root, i) => spawnRelease(root, links[i] as TestLink, dims.categoryIndustry));
   const mark = async (i: number): Promise<Mark> => ({
-    cpu: await cpuMicros(children[i]?.pid as number),
+    cpu: await cpuMicros(children[i]?.child.pid as number),
     applied: await applied(links[i] as TestLink),
   });
   const first: (Mark | null)[] = roots.map(() => null);
@@ -116,6 +109,8 @@ try {
     if (Date.now() > deadline) throw new Error("the processors did not catch up within 10 minutes");
     for (let i = 0; i < roots.length; i++) {
       if (last[i]) continue;
+      const p = children[i] as ProcessorChild;
+      if (p.child.exitCode !== null) throw new Error(`${roots[i]}'s processor exited:\n${p.output()}`);
       const m = await mark(i);
       if (!first[i] && m.applied > 0) first[i] = m;
       if (!warm[i] && m.applied >= WARMUP) warm[i] = m;
@@ -126,9 +121,7 @@ try {
   }
   status("");
   const commands = await Promise.all(links.map(redisCommandStats));
-  await Promise.all(
-    children.map((child) => stopProcessor({ child, exited: exitOf(child), output: () => "" })),
-  );
+  await Promise.all(children.map((p) => stopProcessor(p)));
   const perEvent = (a: Mark, b: Mark) => ((b.cpu - a.cpu) / (b.applied - a.applied)).toFixed(2);
   console.log(
     `\nprocessor CPU per event, ${EVENTS.toLocaleString()} events, steady after ${WARMUP.toLocaleString()}`,
@@ -143,10 +136,4 @@ try {
   });
 } finally {
   await Promise.all(links.map((l) => l.stop()));
-}
-
-function exitOf(child: ChildProcess): Promise<number | null> {
-  return new Promise((r) =>
-    child.exitCode !== null ? r(child.exitCode) : child.on("exit", (code) => r(code)),
-  );
 }
